@@ -1,0 +1,39 @@
+"""List parameters of browser configurations and test environments."""
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from api.configurations.schemas import BrowserRead, EnvironmentRead
+from api.query import AnyOf, CommaList, Equals, ListParams
+from api.query.listing import selectable
+from documents.configurations import BrowserName
+
+
+class BrowserSortField(StrEnum):
+    NAME = "name"
+    BROWSER = "browser"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+class BrowserListParams(ListParams):
+    selectable_fields: ClassVar[frozenset[str]] = selectable(BrowserRead)
+
+    sort_by: BrowserSortField = BrowserSortField.CREATED_AT
+    browser: Annotated[CommaList[BrowserName] | None, AnyOf("browser")] = None
+    headless: Annotated[bool | None, Equals("headless")] = None
+    is_default: Annotated[bool | None, Equals("is_default")] = None
+    locale: Annotated[CommaList[str] | None, AnyOf("locale")] = None
+
+
+class EnvironmentSortField(StrEnum):
+    NAME = "name"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+class EnvironmentListParams(ListParams):
+    selectable_fields: ClassVar[frozenset[str]] = selectable(EnvironmentRead)
+
+    sort_by: EnvironmentSortField = EnvironmentSortField.CREATED_AT
+    is_active: Annotated[bool | None, Equals("is_active")] = None

@@ -1,0 +1,163 @@
+"""Request and response bodies of browser configurations and test environments."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Self
+
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, TypeAdapter, model_validator
+
+from api.schemas import InputModel, Name, ReadModel, UpdateModel
+from documents.configurations import BrowserName
+
+Locale = Annotated[
+    str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["en-US"])
+]
+Timezone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"])]
+ScaleFactor = Annotated[float, Field(gt=0, le=10, examples=[1.0])]
+BrowserArgs = Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=100)]
+_HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
+
+
+def _http_url(value: str) -> str:
+    return str(_HTTP_URL.validate_python(value))
+
+
+BaseUrl = Annotated[
+    str,
+    Field(max_length=2000, examples=["https://staging.example.com/"]),
+    AfterValidator(_http_url),
+]
+VariableName = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128, examples=["API_TOKEN"])
+]
+
+
+class Viewport(BaseModel):
+    width: int = Field(default=1280, ge=1, le=16384)
+    height: int = Field(default=720, ge=1, le=16384)
+
+
+class BrowserCreate(InputModel):
+    name: Name
+    browser: BrowserName
+    version: str | None = Field(default=None, max_length=64, examples=["126"])
+    headless: bool = True
+    viewport: Viewport = Field(default_factory=Viewport)
+    device_scale_factor: ScaleFactor = 1.0
+    user_agent: str | None = Field(default=None, max_length=1000)
+    locale: Locale = "en-US"
+    timezone: Timezone = "UTC"
+    args: BrowserArgs = Field(default_factory=list)
+    is_default: bool = Field(
+        default=False,
+        description="Make this the default configuration; the previous default stops being one.",
+    )
+
+
+class BrowserUpdate(UpdateModel):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"version", "user_agent"})
+
+    name: Name | None = None
+    browser: BrowserName | None = None
+    version: str | None = Field(default=None, max_length=64)
+    headless: bool | None = None
+    viewport: Viewport | None = None
+    device_scale_factor: ScaleFactor | None = None
+    user_agent: str | None = Field(default=None, max_length=1000)
+    locale: Locale | None = None
+    timezone: Timezone | None = None
+    args: BrowserArgs | None = None
+    is_default: bool | None = None
+
+
+class BrowserRead(ReadModel):
+    """A browser configuration."""
+
+    name: str
+    browser: BrowserName
+    version: str | None
+    headless: bool
+    viewport: Viewport
+    device_scale_factor: float
+    user_agent: str | None
+    locale: str
+    timezone: str
+    args: list[str]
+    is_default: bool
+
+
+class VariableInput(InputModel):
+    name: VariableName
+    value: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Required, except that on update a secret variable sent without a value "
+        "keeps the value it has.",
+    )
+    secret: bool = False
+
+
+def _unique_names(variables: list[VariableInput]) -> None:
+    names = [variable.name for variable in variables]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"variable names must be unique; repeated: {', '.join(duplicates)}")
+
+
+class EnvironmentCreate(InputModel):
+    name: Name
+    base_url: BaseUrl
+    description: str | None = Field(default=None, max_length=5000)
+    is_active: bool = True
+    variables: list[VariableInput] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _variables_complete(self) -> Self:
+        _unique_names(self.variables)
+        missing = [variable.name for variable in self.variables if variable.value is None]
+        if missing:
+            raise ValueError(f"variables without a value: {', '.join(missing)}")
+        return self
+
+
+class EnvironmentUpdate(UpdateModel):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset({"description"})
+
+    name: Name | None = None
+    base_url: BaseUrl | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    is_active: bool | None = None
+    variables: list[VariableInput] | None = Field(
+        default=None,
+        max_length=500,
+        description="Replaces the whole list. A secret sent without `value` keeps its value.",
+    )
+
+    @model_validator(mode="after")
+    def _variables_unique(self) -> Self:
+        if self.variables:
+            _unique_names(self.variables)
+        return self
+
+
+class VariableRead(BaseModel):
+    name: str
+    value: str | None = Field(description="Always null for a secret variable.")
+    secret: bool
+
+    @model_validator(mode="after")
+    def _mask_secret(self) -> Self:
+        # The one place a stored variable becomes API output: a secret never leaves in clear.
+        if self.secret:
+            self.value = None
+        return self
+
+
+class EnvironmentRead(ReadModel):
+    """A test environment. Secret variable values are never returned."""
+
+    name: str
+    base_url: str
+    description: str | None
+    is_active: bool
+    variables: list[VariableRead]

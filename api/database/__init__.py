@@ -1,0 +1,1 @@
+"""The database layer: connection, embedded engine, capability probe, migrations."""

@@ -1,0 +1,121 @@
+"""The embedded MongoDB-compatible engine (mongoeco's wire server).
+
+It runs on its own event loop in a daemon thread, so the application, uvicorn and pytest all talk
+to it exactly as they would to a remote mongod: through PyMongo over a loopback socket. This is the
+only place in the project that knows the engine exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from mongoeco.engines import MemoryEngine, SQLiteEngine
+from mongoeco.wire import AsyncMongoEcoProxyServer
+
+SQLITE_FILENAME = "jbtestsuite.sqlite3"
+
+
+class EmbeddedEngineError(RuntimeError):
+    """The embedded engine could not be started."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedEngineInfo:
+    uri: str
+    storage: str  # "memory" or the SQLite file path
+
+    def describe(self) -> str:
+        where = "in memory" if self.storage == "memory" else f"in {self.storage}"
+        return f"embedded engine (mongoeco) at {self.uri}, data {where}"
+
+
+class EmbeddedEngine:
+    """Start with `with EmbeddedEngine(data_dir=...) as engine: engine.info.uri`."""
+
+    def __init__(self, *, data_dir: Path | None = None, host: str = "127.0.0.1") -> None:
+        self._data_dir = data_dir
+        self._host = host
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._info: EmbeddedEngineInfo | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def info(self) -> EmbeddedEngineInfo:
+        if self._info is None:
+            raise EmbeddedEngineError("the embedded engine is not running")
+        return self._info
+
+    def start(self) -> EmbeddedEngineInfo:
+        if self._info is not None:
+            return self._info
+        if self._data_dir is not None:
+            try:
+                self._data_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EmbeddedEngineError(
+                    f"cannot use data directory {self._data_dir}: {exc.strerror}"
+                ) from exc
+        ready = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="mongoeco-engine", daemon=True
+        )
+        self._thread.start()
+        ready.wait()
+        if self._error is not None:
+            raise EmbeddedEngineError(f"embedded engine failed to start: {self._error}")
+        return self.info
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._info = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self, ready: threading.Event) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self._serve(ready))
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+        finally:
+            ready.set()
+            self._loop.close()
+
+    async def _serve(self, ready: threading.Event) -> None:
+        self._stop = asyncio.Event()
+        if self._data_dir is None:
+            engine: MemoryEngine | SQLiteEngine = MemoryEngine()
+            storage = "memory"
+        else:
+            path = (self._data_dir / SQLITE_FILENAME).resolve()
+            engine = SQLiteEngine(str(path))
+            storage = str(path)
+        server = AsyncMongoEcoProxyServer(engine=engine, host=self._host, port=0)
+        await server.start()
+        try:
+            self._info = EmbeddedEngineInfo(uri=server.address.uri, storage=storage)
+            ready.set()
+            await self._stop.wait()
+        finally:
+            await server.close()

@@ -1,0 +1,64 @@
+"""Shared dependencies, as `Annotated` aliases routes can declare directly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from pydantic import BeforeValidator
+from fastapi import Depends, Path, Request
+
+from api.database.connection import Database
+from api.errors import UnsupportedMediaType
+from api.settings import Settings
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+def _object_id(value: object) -> object:
+    if isinstance(value, str) and not ObjectId.is_valid(value):
+        raise ValueError(f"{value!r} is not an ObjectId (24 hexadecimal digits)")
+    return value
+
+
+ObjectIdPath = Annotated[
+    PydanticObjectId,
+    BeforeValidator(_object_id),
+    Path(
+        description="A 24-hex-digit ObjectId.",
+        examples=["6650f1c2a7b4e3d2c1b0a998"],
+        json_schema_extra={"pattern": "^[0-9a-fA-F]{24}$"},
+    ),
+]
+
+_JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+async def require_json_body(request: Request) -> None:
+    """415 for a write whose body is not JSON (instead of a confusing validation error)."""
+    if request.method not in _JSON_METHODS:
+        return
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    content_type = request.headers.get("content-type", "")
+    if has_body and not _is_json(content_type):
+        shown = content_type or "no Content-Type"
+        raise UnsupportedMediaType(f"expected an application/json body, got {shown}")

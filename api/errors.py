@@ -1,0 +1,218 @@
+"""One error format for the whole API: RFC 9457 problem details.
+
+Business errors are exceptions that carry their HTTP status; the handlers registered by
+`install_problem_handlers` turn them, FastAPI's validation errors, Starlette's HTTP errors and any
+unexpected failure into `application/problem+json`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.errors import DuplicateKeyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "/problems/"
+
+logger = logging.getLogger(__name__)
+
+
+class ProblemFieldError(BaseModel):
+    """One invalid input: where it was and what is wrong with it."""
+
+    location: str = Field(examples=["query.limit"])
+    message: str = Field(examples=["Input should be less than or equal to 200"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem detail."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/not-found",
+                    "title": "Not Found",
+                    "status": 404,
+                    "detail": "browser configuration 6650f1c2a7b4e3d2c1b0a998 does not exist",
+                }
+            ]
+        }
+    )
+
+    type: str = Field(description="A URI reference identifying the kind of problem.")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ProblemFieldError] | None = None
+
+
+class ProblemError(Exception):
+    """Base of every error the API reports on purpose."""
+
+    status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
+    slug: str = "internal-error"
+
+    def __init__(self, detail: str, *, errors: Sequence[ProblemFieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors) if errors else None
+
+    def to_problem(self, instance: str | None = None) -> Problem:
+        return Problem(
+            type=PROBLEM_TYPE_BASE + self.slug,
+            title=self.status.phrase,
+            status=self.status,
+            detail=self.detail,
+            instance=instance,
+            errors=self.errors,
+        )
+
+
+class NotFound(ProblemError):
+    status = HTTPStatus.NOT_FOUND
+    slug = "not-found"
+
+
+class Conflict(ProblemError):
+    status = HTTPStatus.CONFLICT
+    slug = "conflict"
+
+
+class PreconditionFailed(ProblemError):
+    status = HTTPStatus.PRECONDITION_FAILED
+    slug = "precondition-failed"
+
+
+class PayloadTooLarge(ProblemError):
+    status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    slug = "payload-too-large"
+
+
+class UnsupportedMediaType(ProblemError):
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    slug = "unsupported-media-type"
+
+
+class InvalidInput(ProblemError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+    slug = "validation-error"
+
+    @classmethod
+    def at(cls, location: str, message: str) -> InvalidInput:
+        """One invalid input at a known location, e.g. `InvalidInput.at("query.sort_by", ...)`."""
+        return cls(message, errors=[ProblemFieldError(location=location, message=message)])
+
+
+class ServiceUnavailable(ProblemError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    slug = "service-unavailable"
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def validation_problem(errors: Sequence[Any], instance: str | None = None) -> Problem:
+    field_errors = [
+        ProblemFieldError(
+            location=_location(error.get("loc", ())),
+            message=str(error.get("msg", "")).removeprefix("Value error, "),
+        )
+        for error in errors
+    ]
+    detail = "; ".join(f"{e.location}: {e.message}" for e in field_errors) or "Invalid input"
+    return Problem(
+        type=PROBLEM_TYPE_BASE + InvalidInput.slug,
+        title=HTTPStatus.UNPROCESSABLE_ENTITY.phrase,
+        status=HTTPStatus.UNPROCESSABLE_ENTITY,
+        detail=detail,
+        instance=instance,
+        errors=field_errors,
+    )
+
+
+async def _problem_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc.to_problem(request.url.path))
+
+
+async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(validation_problem(exc.errors(), request.url.path))
+
+
+_HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
+
+
+async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = HTTPStatus(exc.status_code)
+    detail = exc.detail if isinstance(exc.detail, str) else status.description
+    if status == HTTPStatus.NOT_FOUND and detail == "Not Found":
+        detail = f"no route matches {request.method} {request.url.path}"
+    problem = Problem(
+        type=PROBLEM_TYPE_BASE + _HTTP_SLUGS.get(status, "http-error"),
+        title=status.phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+    )
+    return problem_response(problem, headers=exc.headers)
+
+
+async def _duplicate_key_handler(request: Request, exc: Exception) -> JSONResponse:
+    # Services translate the duplicates they expect; this is the safety net for a unique index a
+    # service did not anticipate, so a race never surfaces as a 500.
+    conflict = Conflict("a document with the same unique key already exists")
+    return problem_response(conflict.to_problem(request.url.path))
+
+
+async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    problem = Problem(
+        type=PROBLEM_TYPE_BASE + "internal-error",
+        title=HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
+        status=HTTPStatus.INTERNAL_SERVER_ERROR,
+        detail="The server failed to handle this request; the error has been logged.",
+        instance=request.url.path,
+    )
+    return problem_response(problem)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _problem_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_error_handler)
+    app.add_exception_handler(DuplicateKeyError, _duplicate_key_handler)
+    app.add_exception_handler(Exception, _unexpected_error_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the problem details a route can answer with."""
+    return {
+        status: {
+            "model": Problem,
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

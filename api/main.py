@@ -1,0 +1,56 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from api.configurations.router import router as configurations_router
+from api.database.connection import Database
+from api.errors import install_problem_handlers
+from api.health.router import router as health_router
+from api.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+class ConfigurationError(RuntimeError):
+    """The service cannot start with these settings."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.mongodb_uri:
+        raise ConfigurationError(
+            "MONGODB_URI is not set: point it at MongoDB, or run `jbts serve`, which starts the "
+            "embedded engine"
+        )
+    uri = settings.mongodb_uri
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(
+            uri=uri, db_name=settings.mongodb_db, timeout_ms=settings.server_selection_timeout_ms
+        )
+        await database.init()
+        app.state.database = database
+        try:
+            yield
+        finally:
+            await database.close()
+
+    app = FastAPI(
+        title="JBTestSuite data service",
+        version="0.1.0",
+        summary="Test definitions, execution tracking, artifacts and configuration over REST.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(configurations_router)
+    app.include_router(api)
+    app.include_router(health_router)
+    return app

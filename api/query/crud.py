@@ -1,0 +1,65 @@
+"""Single-document reads and writes shared by every service.
+
+Each raises the API's own errors: `NotFound` for an unknown id, `Conflict` for a duplicate of a
+unique key (named in the message), so services and routers never see PyMongo exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from beanie import Document, PydanticObjectId
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from api.errors import Conflict, NotFound
+from documents.base import utcnow
+
+
+def duplicate_conflict(exc: DuplicateKeyError, *, label: str) -> Conflict:
+    details = exc.details or {}
+    key_value: Mapping[str, Any] = details.get("keyValue") or {}
+    if key_value:
+        described = ", ".join(f"{key} {value!r}" for key, value in key_value.items())
+        return Conflict(f"a {label} with {described} already exists")
+    return Conflict(f"a {label} with the same unique key already exists")
+
+
+async def get_or_404[D: Document](document: type[D], id: PydanticObjectId, *, label: str) -> D:
+    found = await document.get(id)
+    if found is None:
+        raise NotFound(f"{label} {id} does not exist")
+    return found
+
+
+async def insert[D: Document](doc: D, *, label: str) -> D:
+    try:
+        await doc.insert()
+    except DuplicateKeyError as exc:
+        raise duplicate_conflict(exc, label=label) from exc
+    return doc
+
+
+async def update_fields[D: Document](
+    document: type[D], id: PydanticObjectId, changes: Mapping[str, Any], *, label: str
+) -> D:
+    """`$set` the changes (and `updated_at`) atomically; return the document after the update."""
+    collection = document.get_pymongo_collection()
+    try:
+        raw = await collection.find_one_and_update(
+            {"_id": id},
+            {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+    except DuplicateKeyError as exc:
+        raise duplicate_conflict(exc, label=label) from exc
+    if raw is None:
+        raise NotFound(f"{label} {id} does not exist")
+    return document.model_validate(raw)
+
+
+async def delete_or_404(document: type[Document], id: PydanticObjectId, *, label: str) -> None:
+    result = await document.get_pymongo_collection().delete_one({"_id": id})
+    if result.deleted_count == 0:
+        raise NotFound(f"{label} {id} does not exist")

@@ -1,0 +1,28 @@
+"""Field selection: list items as a model whose fields may be left out by `fields=`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, create_model
+
+
+def partial_model[T: BaseModel](model: type[T], *, name: str | None = None) -> type[T]:
+    """A subclass of `model` where every field but `id` may be absent.
+
+    List routes answer with it and `response_model_exclude_unset=True`: without `fields=` an item
+    is the full read model; with it, only the chosen fields (and `id`) appear. Subclassing keeps
+    the model's validators, so e.g. secret masking applies to selected fields too.
+    """
+    overrides: dict[str, Any] = {
+        field: (info.annotation | None, None)
+        for field, info in model.model_fields.items()
+        if field != "id"
+    }
+    partial = create_model(  # type: ignore[call-overload]
+        name or f"{model.__name__}Item",
+        __base__=model,
+        __doc__=f"{model.__doc__ or model.__name__} Fields outside `fields=` are omitted.",
+        **overrides,
+    )
+    return partial  # type: ignore[no-any-return]

@@ -1,0 +1,104 @@
+"""Typed filters: a parameter model field says which MongoDB condition it becomes.
+
+    browser: Annotated[CommaList[BrowserName] | None, AnyOf("browser")] = None
+    created_from: Annotated[datetime | None, From("created_at")] = None
+
+Values are always validated Python scalars (enums, bools, datetimes, strings) placed as operands
+of operators chosen here, never documents from the client, so no request can inject an operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BeforeValidator
+
+
+def _split_commas(value: Any) -> Any:
+    """`"a,b"` and `["a,b", "c"]` both become `["a", "b", "c"]`; blanks are dropped."""
+    raw = [value] if isinstance(value, str) else value
+    if not isinstance(raw, list):
+        return value
+    parts: list[Any] = []
+    for item in raw:
+        if isinstance(item, str):
+            parts.extend(part.strip() for part in item.split(",") if part.strip())
+        else:
+            parts.append(item)
+    return parts
+
+
+T = TypeVar("T")
+
+# A classic generic alias, not a PEP 695 `type` alias: FastAPI must see the `list` through it to
+# collect repeated query parameters.
+CommaList = Annotated[list[T], BeforeValidator(_split_commas)]
+"""A query parameter taking several values, comma-separated or repeated."""
+
+
+def _operand(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Equals:
+    """`field == value`."""
+
+    path: str
+
+    def condition(self, value: Any) -> dict[str, Any]:
+        return {self.path: _operand(value)}
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """The field equals any of the values; for an array field, it has any of them."""
+
+    path: str
+
+    def condition(self, value: list[Any]) -> dict[str, Any]:
+        return {self.path: {"$in": [_operand(item) for item in value]}}
+
+
+@dataclass(frozen=True, slots=True)
+class From:
+    """`field >= value` (inclusive lower bound of a range)."""
+
+    path: str
+
+    def condition(self, value: datetime) -> dict[str, Any]:
+        return {self.path: {"$gte": value}}
+
+
+@dataclass(frozen=True, slots=True)
+class To:
+    """`field <= value` (inclusive upper bound of a range)."""
+
+    path: str
+
+    def condition(self, value: datetime) -> dict[str, Any]:
+        return {self.path: {"$lte": value}}
+
+
+type FilterSpec = Equals | AnyOf | From | To
+
+
+def combine(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    """AND the conditions together; two bounds on one field share it (`$gte` and `$lte`)."""
+    merged: dict[str, Any] = {}
+    extra: list[dict[str, Any]] = []
+    for condition in conditions:
+        for path, clause in condition.items():
+            existing = merged.get(path)
+            if existing is None:
+                merged[path] = clause
+            elif isinstance(existing, dict) and isinstance(clause, dict):
+                merged[path] = {**existing, **clause}
+            else:
+                extra.append({path: clause})
+    if extra:
+        return {"$and": [merged, *extra]}
+    return merged

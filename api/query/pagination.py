@@ -1,0 +1,24 @@
+"""The page envelope every list endpoint answers with."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, Field
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page[T](BaseModel):
+    """One page of a list: `items`, the `total` matching, and where this page is."""
+
+    items: list[T]
+    total: int = Field(ge=0, description="How many items match the filters, over all pages.")
+    page: int = Field(ge=1)
+    limit: int = Field(ge=1, le=MAX_LIMIT)
+    pages: int = Field(ge=0, description="How many pages there are at this limit.")
+
+    @staticmethod
+    def count_pages(total: int, limit: int) -> int:
+        return math.ceil(total / limit) if total else 0

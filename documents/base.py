@@ -1,0 +1,23 @@
+"""What every persisted document shares."""
+
+from datetime import UTC, datetime
+
+from beanie import Document
+from pydantic import Field
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, truncated to the millisecond BSON dates keep.
+
+    Truncating here means a value the API returns after a write is the same value a later read
+    returns.
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class TimestampedDocument(Document):
+    """A document with `created_at` and `updated_at` (BSON dates, UTC)."""
+
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,74 @@
+"""Browser configurations and test environments."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from documents.base import TimestampedDocument
+
+
+class BrowserName(StrEnum):
+    CHROMIUM = "chromium"
+    CHROME = "chrome"
+    FIREFOX = "firefox"
+    WEBKIT = "webkit"
+    EDGE = "edge"
+
+
+class Viewport(BaseModel):
+    width: int = Field(default=1280, ge=1, le=16384)
+    height: int = Field(default=720, ge=1, le=16384)
+
+
+class BrowserConfiguration(TimestampedDocument):
+    name: str
+    browser: BrowserName
+    version: str | None = None
+    headless: bool = True
+    viewport: Viewport = Field(default_factory=Viewport)
+    device_scale_factor: float = 1.0
+    user_agent: str | None = None
+    locale: str = "en-US"
+    timezone: str = "UTC"
+    args: list[str] = Field(default_factory=list)
+    is_default: bool = False
+
+    class Settings:
+        name = "browser_configurations"
+        indexes = [
+            IndexModel([("name", ASCENDING)], name="name_unique", unique=True),
+            # At most one default: the database itself refuses a second one.
+            IndexModel(
+                [("is_default", ASCENDING)],
+                name="single_default",
+                unique=True,
+                partialFilterExpression={"is_default": True},
+            ),
+            IndexModel([("browser", ASCENDING), ("created_at", DESCENDING)], name="browser_created"),
+        ]
+
+
+class EnvironmentVariable(BaseModel):
+    name: str
+    value: str
+    secret: bool = False
+
+
+class TestEnvironment(TimestampedDocument):
+    __test__ = False  # not a pytest test class
+
+    name: str
+    base_url: str
+    description: str | None = None
+    is_active: bool = True
+    variables: list[EnvironmentVariable] = Field(default_factory=list)
+
+    class Settings:
+        name = "test_environments"
+        indexes = [
+            IndexModel([("name", ASCENDING)], name="name_unique", unique=True),
+            IndexModel(
+                [("is_active", ASCENDING), ("created_at", DESCENDING)], name="active_created"
+            ),
+        ]

@@ -1,0 +1,208 @@
+"""Execution tracking: runs, the execution of each test case in a run, and each step's result."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from beanie import PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from documents.base import TimestampedDocument
+from documents.configurations import BrowserName, Viewport
+from documents.test_defs import StepAction, TestStep
+
+
+class RunTrigger(StrEnum):
+    MANUAL = "manual"
+    CI = "ci"
+    SCHEDULE = "schedule"
+    API = "api"
+    IMPORT = "import"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+
+
+class ExecutionStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class BrowserSnapshot(BaseModel):
+    """The browser configuration a run used, as it was then (`is_default` is not copied)."""
+
+    name: str
+    browser: BrowserName
+    version: str | None = None
+    headless: bool = True
+    viewport: Viewport = Field(default_factory=Viewport)
+    device_scale_factor: float = 1.0
+    user_agent: str | None = None
+    locale: str = "en-US"
+    timezone: str = "UTC"
+    args: list[str] = Field(default_factory=list)
+
+
+class VariableSnapshot(BaseModel):
+    """An environment variable as a run saw it; a secret's value is never copied (it is None)."""
+
+    name: str
+    value: str | None = None
+    secret: bool = False
+
+
+class EnvironmentSnapshot(BaseModel):
+    """The test environment a run used, as it was then, without secret values."""
+
+    name: str
+    base_url: str
+    variables: list[VariableSnapshot] = Field(default_factory=list)
+
+
+class RunCounters(BaseModel):
+    """How many of a run's executions are in each status; `total` is their sum."""
+
+    queued: int = Field(default=0, ge=0)
+    running: int = Field(default=0, ge=0)
+    passed: int = Field(default=0, ge=0)
+    failed: int = Field(default=0, ge=0)
+    error: int = Field(default=0, ge=0)
+    skipped: int = Field(default=0, ge=0)
+    cancelled: int = Field(default=0, ge=0)
+    total: int = Field(default=0, ge=0)
+
+
+class TestRun(TimestampedDocument):
+    __test__ = False  # not a pytest test class
+
+    name: str
+    suite_id: PydanticObjectId | None = None
+    trigger: RunTrigger = RunTrigger.MANUAL
+    status: RunStatus = RunStatus.QUEUED
+    # The references (for filtering) and the snapshots (the values actually used).
+    browser_configuration_id: PydanticObjectId | None = None
+    environment_id: PydanticObjectId | None = None
+    browser_configuration: BrowserSnapshot | None = None
+    environment: EnvironmentSnapshot | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = Field(default=None, ge=0)
+    counters: RunCounters = Field(default_factory=RunCounters)
+    # CI metadata.
+    build_url: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    requested_by: str | None = None
+    # +1 on every change to the run or to its executions' statuses: what live-status polling
+    # compares where change streams are unavailable.
+    version: int = Field(default=1, ge=1)
+
+    class Settings:
+        name = "test_runs"
+        indexes = [
+            IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
+            IndexModel(
+                [("suite_id", ASCENDING), ("created_at", DESCENDING)], name="suite_created"
+            ),
+            IndexModel(
+                [("environment_id", ASCENDING), ("created_at", DESCENDING)],
+                name="environment_created",
+            ),
+            IndexModel(
+                [("browser_configuration_id", ASCENDING), ("created_at", DESCENDING)],
+                name="browser_configuration_created",
+            ),
+            IndexModel(
+                [("branch", ASCENDING), ("created_at", DESCENDING)], name="branch_created"
+            ),
+            IndexModel([("commit", ASCENDING)], name="commit"),
+            IndexModel([("created_at", DESCENDING)], name="created_at"),
+        ]
+
+
+class ExecutionError(BaseModel):
+    """A failure: `signature` is the normalised message that groups equal failures together."""
+
+    message: str
+    type: str | None = None
+    stack: str | None = None
+    signature: str | None = None
+
+
+class CaseSnapshot(BaseModel):
+    """The test case as it was when executed, so history survives later edits."""
+
+    version: int = Field(ge=1)
+    name: str
+    steps: list[TestStep] = Field(default_factory=list)
+
+
+class TestStepExecution(BaseModel):
+    __test__ = False  # not a pytest test class
+
+    step_id: str = Field(min_length=1)
+    order: int = Field(default=0, ge=0)
+    action: StepAction
+    status: StepStatus = StepStatus.PENDING
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = Field(default=None, ge=0)
+    error: ExecutionError | None = None
+    actual_value: str | None = None
+    screenshot_ids: list[PydanticObjectId] = Field(default_factory=list)
+
+
+class TestExecution(TimestampedDocument):
+    __test__ = False  # not a pytest test class
+
+    run_id: PydanticObjectId
+    test_case_id: PydanticObjectId
+    test_case: CaseSnapshot
+    attempt: int = Field(default=1, ge=1)
+    status: ExecutionStatus = ExecutionStatus.QUEUED
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = Field(default=None, ge=0)
+    error: ExecutionError | None = None
+    worker: str | None = None
+    steps: list[TestStepExecution] = Field(default_factory=list)
+
+    class Settings:
+        name = "test_executions"
+        indexes = [
+            IndexModel([("run_id", ASCENDING), ("status", ASCENDING)], name="run_status"),
+            IndexModel(
+                [("test_case_id", ASCENDING), ("started_at", DESCENDING)], name="case_started"
+            ),
+            # Reporting is idempotent per run + case + attempt: a retried report hits this.
+            IndexModel(
+                [("run_id", ASCENDING), ("test_case_id", ASCENDING), ("attempt", ASCENDING)],
+                name="run_case_attempt_unique",
+                unique=True,
+            ),
+            IndexModel(
+                [("status", ASCENDING), ("finished_at", DESCENDING)], name="status_finished"
+            ),
+            IndexModel([("error.signature", ASCENDING)], name="error_signature"),
+            IndexModel([("created_at", DESCENDING)], name="created_at"),
+        ]

@@ -1,0 +1,185 @@
+"""Test definitions: test cases with their embedded steps, suites, templates."""
+
+import secrets
+from enum import StrEnum
+
+from beanie import PydanticObjectId
+from pydantic import BaseModel, Field
+from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
+
+from documents.base import TimestampedDocument
+
+
+class CaseStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    ARCHIVED = "archived"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class StepAction(StrEnum):
+    NAVIGATE = "navigate"
+    CLICK = "click"
+    TYPE = "type"
+    SELECT = "select"
+    HOVER = "hover"
+    PRESS = "press"
+    WAIT = "wait"
+    ASSERT_TEXT = "assert_text"
+    ASSERT_VISIBLE = "assert_visible"
+    ASSERT_URL = "assert_url"
+    SCREENSHOT = "screenshot"
+    EXECUTE_SCRIPT = "execute_script"
+
+
+DEFAULT_STEP_TIMEOUT_MS = 30_000
+
+
+def new_step_id() -> str:
+    """A short random id for a step, stable for the life of the step (12 hex characters)."""
+    return secrets.token_hex(6)
+
+
+class StepDefinition(BaseModel):
+    """What a step does; shared by test case steps and template steps."""
+
+    order: int = Field(default=0, ge=0)
+    action: StepAction
+    selector: str | None = None
+    value: str | None = None
+    description: str | None = None
+    expected: str | None = None
+    timeout_ms: int = Field(default=DEFAULT_STEP_TIMEOUT_MS, ge=0)
+    optional: bool = False
+    screenshot_on_failure: bool = True
+
+
+class StepIdentity(BaseModel):
+    """A step's stable id: it survives edits and reordering, so results can point at it.
+
+    A plain `id` string: only top-level documents map `id` to `_id`.
+    """
+
+    id: str = Field(default_factory=new_step_id, min_length=1)
+
+
+class TestStep(StepDefinition, StepIdentity):
+    """A step of a test case (`StepIdentity` last, so `id` comes first in the stored object)."""
+
+    __test__ = False  # not a pytest test class
+
+
+class TestCase(TimestampedDocument):
+    __test__ = False  # not a pytest test class
+
+    name: str
+    description: str | None = None
+    status: CaseStatus = CaseStatus.DRAFT
+    priority: Priority = Priority.MEDIUM
+    tags: list[str] = Field(default_factory=list)
+    preconditions: str | None = None
+    expected_result: str | None = None
+    target_url: str | None = None
+    owner: str | None = None
+    # How imported results (JUnit, CI reporters) find their case; unique when present.
+    automation_key: str | None = None
+    template_id: PydanticObjectId | None = None
+    browser_configuration_id: PydanticObjectId | None = None
+    environment_id: PydanticObjectId | None = None
+    version: int = Field(default=1, ge=1)
+    steps: list[TestStep] = Field(default_factory=list)
+
+    class Settings:
+        name = "test_cases"
+        indexes = [
+            IndexModel(
+                [("status", ASCENDING), ("priority", ASCENDING), ("updated_at", DESCENDING)],
+                name="status_priority_updated",
+            ),
+            IndexModel([("tags", ASCENDING)], name="tags"),
+            IndexModel(
+                [("name", TEXT), ("description", TEXT), ("tags", TEXT)],
+                name="text_search",
+                weights={"name": 10, "tags": 5, "description": 1},
+            ),
+            # Partial rather than sparse: Beanie writes unset optionals as null, and a sparse
+            # index would still hold (and refuse a second) null.
+            IndexModel(
+                [("automation_key", ASCENDING)],
+                name="automation_key_unique",
+                unique=True,
+                partialFilterExpression={"automation_key": {"$type": "string"}},
+            ),
+            IndexModel([("owner", ASCENDING), ("updated_at", DESCENDING)], name="owner_updated"),
+            IndexModel([("template_id", ASCENDING)], name="template_id"),
+            IndexModel([("updated_at", DESCENDING)], name="updated_at"),
+            IndexModel([("created_at", DESCENDING)], name="created_at"),
+        ]
+
+
+class TestSuite(TimestampedDocument):
+    __test__ = False  # not a pytest test class
+
+    name: str
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    # The many-to-many between suites and cases lives here, in order.
+    test_case_ids: list[PydanticObjectId] = Field(default_factory=list)
+    browser_configuration_id: PydanticObjectId | None = None
+    environment_id: PydanticObjectId | None = None
+
+    class Settings:
+        name = "test_suites"
+        indexes = [
+            IndexModel([("name", ASCENDING)], name="name_unique", unique=True),
+            # Multikey: "which suites contain case X".
+            IndexModel([("test_case_ids", ASCENDING)], name="test_case_ids"),
+            IndexModel([("tags", ASCENDING)], name="tags"),
+            IndexModel(
+                [("name", TEXT), ("description", TEXT)],
+                name="text_search",
+                weights={"name": 10, "description": 1},
+            ),
+            IndexModel([("updated_at", DESCENDING)], name="updated_at"),
+            IndexModel([("created_at", DESCENDING)], name="created_at"),
+        ]
+
+
+class TemplateParameter(BaseModel):
+    """A `{{name}}` placeholder of a template; `default` None means the caller must supply it."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    default: str | None = None
+
+
+class TemplateStep(StepDefinition):
+    """A template step: `selector`, `value`, `description` and `expected` may hold placeholders.
+
+    It has no id: instantiating a template gives each new test step its own.
+    """
+
+
+class TestTemplate(TimestampedDocument):
+    __test__ = False  # not a pytest test class
+
+    name: str
+    description: str | None = None
+    category: str | None = None
+    parameters: list[TemplateParameter] = Field(default_factory=list)
+    steps: list[TemplateStep] = Field(default_factory=list)
+
+    class Settings:
+        name = "test_templates"
+        indexes = [
+            IndexModel([("name", ASCENDING)], name="name_unique", unique=True),
+            IndexModel([("category", ASCENDING), ("name", ASCENDING)], name="category_name"),
+            IndexModel([("created_at", DESCENDING)], name="created_at"),
+        ]

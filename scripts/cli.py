@@ -1,0 +1,17 @@
+"""The `jbts` command line."""
+
+import typer
+
+from scripts import migrate
+from scripts.serve import serve
+from scripts.stats import stats
+
+app = typer.Typer(
+    name="jbts",
+    help="JBTestSuite data service: serve the API, migrate and inspect the database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve)
+app.command()(stats)
+app.add_typer(migrate.app, name="migrate")

@@ -1,0 +1,37 @@
+"""`jbts serve`: the API, on MongoDB or on the embedded engine."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from api.database import migrations
+from api.main import create_app
+from api.settings import get_settings
+from scripts.common import DataDirOption, console, open_database, run, use_target
+from scripts.target import Target
+
+
+async def _migrate(target: Target) -> list[migrations.Migration]:
+    async with open_database(target) as db:
+        return await migrations.up(db)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve the API. Without MONGODB_URI, on the embedded engine (in memory, or --data-dir)."""
+    settings = get_settings()
+    with use_target(data_dir=data_dir, allow_memory=True) as target:
+        if not settings.mongodb_uri:
+            # The embedded engine is ours to manage; on MongoDB migrations are an explicit step.
+            run(_migrate(target))
+        app = create_app(settings.model_copy(update={"mongodb_uri": target.uri}))
+        console.print(
+            f"Using {target.description}; API docs at http://{host}:{port}/docs", highlight=False
+        )
+        uvicorn.run(app, host=host, port=port, log_level="info")

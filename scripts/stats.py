@@ -1,0 +1,71 @@
+"""`jbts stats`: documents, sizes and indexes per collection, and what the database supports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.table import Table
+
+from api.database import migrations
+from api.database.capabilities import Capabilities, probe
+from scripts.common import DataDirOption, console, open_database, run, use_target
+from scripts.target import Target
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    name: str
+    count: int
+    size: int
+    indexes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseStats:
+    collections: list[CollectionStats]
+    migration: int
+    latest: int
+    capabilities: Capabilities
+
+
+async def gather(target: Target) -> DatabaseStats:
+    async with open_database(target) as db:
+        collections: list[CollectionStats] = []
+        for name in sorted(await db.list_collection_names()):
+            stats = await db.command("collStats", name)
+            indexes = [index["name"] async for index in await db[name].list_indexes()]
+            collections.append(
+                CollectionStats(
+                    name=name,
+                    count=int(stats.get("count", 0)),
+                    size=int(stats.get("size", 0)),
+                    indexes=indexes,
+                )
+            )
+        capabilities = await probe(db.client, db, key=target.uri)
+        return DatabaseStats(
+            collections=collections,
+            migration=await migrations.current_version(db),
+            latest=migrations.latest_version(),
+            capabilities=capabilities,
+        )
+
+
+def stats(data_dir: DataDirOption = None) -> None:
+    """Documents, data size and indexes of every collection."""
+    with use_target(data_dir=data_dir) as target:
+        result = run(gather(target))
+    table = Table("collection", "documents", "bytes", "indexes", title=target.description)
+    for collection in result.collections:
+        table.add_row(
+            collection.name,
+            str(collection.count),
+            str(collection.size),
+            ", ".join(collection.indexes),
+        )
+    console.print(table)
+    console.print(f"Migrations: {result.migration} applied, latest {result.latest}")
+    flags = result.capabilities.model_dump()
+    console.print(
+        "Capabilities: " + ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in flags.items())
+    )

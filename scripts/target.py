@@ -1,0 +1,58 @@
+"""Which database a command works on: `MONGODB_URI`, or the embedded engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from api.database.embedded import EmbeddedEngine
+from api.settings import Settings
+
+
+class TargetError(RuntimeError):
+    """No database to work on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    uri: str
+    db_name: str
+    description: str
+
+
+def redact(uri: str) -> str:
+    """The URI without its password, fit to print."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+@contextmanager
+def database_target(
+    settings: Settings, *, data_dir: Path | None, allow_memory: bool
+) -> Iterator[Target]:
+    """Yield the database to use, starting the embedded engine when no URI is configured."""
+    if settings.mongodb_uri:
+        yield Target(
+            uri=settings.mongodb_uri,
+            db_name=settings.mongodb_db,
+            description=f"MongoDB at {redact(settings.mongodb_uri)}, database {settings.mongodb_db}",
+        )
+        return
+    data_dir = data_dir or settings.data_dir
+    if data_dir is None and not allow_memory:
+        raise TargetError(
+            "MONGODB_URI is not set: set it, or pass --data-dir to work on the embedded "
+            "engine's data in that directory"
+        )
+    with EmbeddedEngine(data_dir=data_dir) as engine:
+        yield Target(
+            uri=engine.info.uri,
+            db_name=settings.mongodb_db,
+            description=f"{engine.info.describe()}, database {settings.mongodb_db}",
+        )
