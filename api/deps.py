@@ -6,8 +6,8 @@ from typing import Annotated
 
 from beanie import PydanticObjectId
 from bson import ObjectId
-from pydantic import BeforeValidator
 from fastapi import Depends, Path, Request
+from pydantic import BeforeValidator
 
 from api.database.connection import Database
 from api.errors import UnsupportedMediaType
@@ -26,6 +26,7 @@ def get_app_settings(request: Request) -> Settings:
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
 
 def _object_id(value: object) -> object:
     if isinstance(value, str) and not ObjectId.is_valid(value):

@@ -176,7 +176,7 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         detail=detail,
         instance=request.url.path,
     )
-    return problem_response(problem, headers=exc.headers)
+    return problem_response(problem, headers=dict(exc.headers) if exc.headers else None)
 
 
 async def _duplicate_key_handler(request: Request, exc: Exception) -> JSONResponse:

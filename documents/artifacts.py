@@ -2,10 +2,10 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from beanie import PydanticObjectId
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import TimestampedDocument, utcnow
@@ -32,7 +32,7 @@ class Screenshot(TimestampedDocument):
 
     class Settings:
         name = "screenshots"
-        indexes = [
+        indexes: ClassVar[list[IndexModel]] = [
             IndexModel(
                 [("execution_id", ASCENDING), ("taken_at", ASCENDING)], name="execution_taken"
             ),
@@ -70,7 +70,7 @@ class LogEntry(TimestampedDocument):
 
     class Settings:
         name = "log_entries"
-        indexes = [
+        indexes: ClassVar[list[IndexModel]] = [
             IndexModel(
                 [("execution_id", ASCENDING), ("timestamp", ASCENDING)],
                 name="execution_timestamp",
@@ -114,9 +114,7 @@ class TestReport(TimestampedDocument):
 
     class Settings:
         name = "test_reports"
-        indexes = [
-            IndexModel(
-                [("run_id", ASCENDING), ("generated_at", DESCENDING)], name="run_generated"
-            ),
+        indexes: ClassVar[list[IndexModel]] = [
+            IndexModel([("run_id", ASCENDING), ("generated_at", DESCENDING)], name="run_generated"),
             IndexModel([("generated_at", DESCENDING)], name="generated_at"),
         ]

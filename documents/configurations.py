@@ -45,7 +45,9 @@ class BrowserConfiguration(TimestampedDocument):
                 unique=True,
                 partialFilterExpression={"is_default": True},
             ),
-            IndexModel([("browser", ASCENDING), ("created_at", DESCENDING)], name="browser_created"),
+            IndexModel(
+                [("browser", ASCENDING), ("created_at", DESCENDING)], name="browser_created"
+            ),
         ]
 
 

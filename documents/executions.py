@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
@@ -119,11 +120,9 @@ class TestRun(TimestampedDocument):
 
     class Settings:
         name = "test_runs"
-        indexes = [
+        indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
-            IndexModel(
-                [("suite_id", ASCENDING), ("created_at", DESCENDING)], name="suite_created"
-            ),
+            IndexModel([("suite_id", ASCENDING), ("created_at", DESCENDING)], name="suite_created"),
             IndexModel(
                 [("environment_id", ASCENDING), ("created_at", DESCENDING)],
                 name="environment_created",
@@ -132,9 +131,7 @@ class TestRun(TimestampedDocument):
                 [("browser_configuration_id", ASCENDING), ("created_at", DESCENDING)],
                 name="browser_configuration_created",
             ),
-            IndexModel(
-                [("branch", ASCENDING), ("created_at", DESCENDING)], name="branch_created"
-            ),
+            IndexModel([("branch", ASCENDING), ("created_at", DESCENDING)], name="branch_created"),
             IndexModel([("commit", ASCENDING)], name="commit"),
             IndexModel([("created_at", DESCENDING)], name="created_at"),
         ]
@@ -189,7 +186,7 @@ class TestExecution(TimestampedDocument):
 
     class Settings:
         name = "test_executions"
-        indexes = [
+        indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("run_id", ASCENDING), ("status", ASCENDING)], name="run_status"),
             IndexModel(
                 [("test_case_id", ASCENDING), ("started_at", DESCENDING)], name="case_started"

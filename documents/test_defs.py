@@ -2,6 +2,7 @@
 
 import secrets
 from enum import StrEnum
+from typing import ClassVar
 
 from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
@@ -98,7 +99,7 @@ class TestCase(TimestampedDocument):
 
     class Settings:
         name = "test_cases"
-        indexes = [
+        indexes: ClassVar[list[IndexModel]] = [
             IndexModel(
                 [("status", ASCENDING), ("priority", ASCENDING), ("updated_at", DESCENDING)],
                 name="status_priority_updated",
@@ -137,7 +138,7 @@ class TestSuite(TimestampedDocument):
 
     class Settings:
         name = "test_suites"
-        indexes = [
+        indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("name", ASCENDING)], name="name_unique", unique=True),
             # Multikey: "which suites contain case X".
             IndexModel([("test_case_ids", ASCENDING)], name="test_case_ids"),
@@ -178,7 +179,7 @@ class TestTemplate(TimestampedDocument):
 
     class Settings:
         name = "test_templates"
-        indexes = [
+        indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("name", ASCENDING)], name="name_unique", unique=True),
             IndexModel([("category", ASCENDING), ("name", ASCENDING)], name="category_name"),
             IndexModel([("created_at", DESCENDING)], name="created_at"),

@@ -87,9 +87,7 @@ _STEP_REQUIRED = ["order", "action", "timeout_ms", "optional", "screenshot_on_fa
 
 
 def _test_step() -> Schema:
-    return obj(
-        {"id": string(min_length=1), **_step_properties()}, required=["id", *_STEP_REQUIRED]
-    )
+    return obj({"id": string(min_length=1), **_step_properties()}, required=["id", *_STEP_REQUIRED])
 
 
 def _error(*, nullable: bool) -> Schema:
@@ -122,8 +120,10 @@ COLLECTIONS: list[CollectionSpec] = [
                 "version": string(nullable=True),
                 "headless": boolean(),
                 "viewport": obj(
-                    {"width": {"bsonType": ["int", "long"], "minimum": 1},
-                     "height": {"bsonType": ["int", "long"], "minimum": 1}},
+                    {
+                        "width": {"bsonType": ["int", "long"], "minimum": 1},
+                        "height": {"bsonType": ["int", "long"], "minimum": 1},
+                    },
                     required=["width", "height"],
                 ),
                 "device_scale_factor": number(),
@@ -143,7 +143,9 @@ COLLECTIONS: list[CollectionSpec] = [
                 unique=True,
                 partialFilterExpression={"is_default": True},
             ),
-            IndexModel([("browser", ASCENDING), ("created_at", DESCENDING)], name="browser_created"),
+            IndexModel(
+                [("browser", ASCENDING), ("created_at", DESCENDING)], name="browser_created"
+            ),
         ],
     ),
     CollectionSpec(
@@ -326,9 +328,7 @@ COLLECTIONS: list[CollectionSpec] = [
         ),
         indexes=[
             IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
-            IndexModel(
-                [("suite_id", ASCENDING), ("created_at", DESCENDING)], name="suite_created"
-            ),
+            IndexModel([("suite_id", ASCENDING), ("created_at", DESCENDING)], name="suite_created"),
             IndexModel(
                 [("environment_id", ASCENDING), ("created_at", DESCENDING)],
                 name="environment_created",
@@ -337,9 +337,7 @@ COLLECTIONS: list[CollectionSpec] = [
                 [("browser_configuration_id", ASCENDING), ("created_at", DESCENDING)],
                 name="browser_configuration_created",
             ),
-            IndexModel(
-                [("branch", ASCENDING), ("created_at", DESCENDING)], name="branch_created"
-            ),
+            IndexModel([("branch", ASCENDING), ("created_at", DESCENDING)], name="branch_created"),
             IndexModel([("commit", ASCENDING)], name="commit"),
             IndexModel([("created_at", DESCENDING)], name="created_at"),
         ],
@@ -488,9 +486,7 @@ COLLECTIONS: list[CollectionSpec] = [
             required=["run_id", "format", "summary", "generated_at", "size"],
         ),
         indexes=[
-            IndexModel(
-                [("run_id", ASCENDING), ("generated_at", DESCENDING)], name="run_generated"
-            ),
+            IndexModel([("run_id", ASCENDING), ("generated_at", DESCENDING)], name="run_generated"),
             IndexModel([("generated_at", DESCENDING)], name="generated_at"),
         ],
     ),

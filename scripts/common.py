@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from pymongo.errors import PyMongoError
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
 from rich.console import Console
 
 from api.database.connection import open_client
-
 from api.database.embedded import EmbeddedEngineError
 from api.database.migrations import MigrationError
 from api.settings import get_settings

@@ -67,5 +67,6 @@ def stats(data_dir: DataDirOption = None) -> None:
     console.print(f"Migrations: {result.migration} applied, latest {result.latest}")
     flags = result.capabilities.model_dump()
     console.print(
-        "Capabilities: " + ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in flags.items())
+        "Capabilities: "
+        + ", ".join(f"{name} {'yes' if on else 'no'}" for name, on in flags.items())
     )

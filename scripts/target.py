@@ -38,10 +38,11 @@ def database_target(
 ) -> Iterator[Target]:
     """Yield the database to use, starting the embedded engine when no URI is configured."""
     if settings.mongodb_uri:
+        where = redact(settings.mongodb_uri)
         yield Target(
             uri=settings.mongodb_uri,
             db_name=settings.mongodb_db,
-            description=f"MongoDB at {redact(settings.mongodb_uri)}, database {settings.mongodb_db}",
+            description=f"MongoDB at {where}, database {settings.mongodb_db}",
         )
         return
     data_dir = data_dir or settings.data_dir

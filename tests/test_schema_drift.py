@@ -47,7 +47,13 @@ STEP = {"id": "a1b2c3d4e5f6", "order": 0, "action": "navigate", "value": "https:
 SAMPLES: dict[type[Document], list[dict[str, Any]]] = {
     BrowserConfiguration: [
         {"name": "chrome", "browser": "chrome"},
-        {"name": "mobile", "browser": "webkit", "version": "17", "user_agent": "UA", "args": ["-x"]},
+        {
+            "name": "mobile",
+            "browser": "webkit",
+            "version": "17",
+            "user_agent": "UA",
+            "args": ["-x"],
+        },
     ],
     TestEnvironment: [
         {"name": "staging", "base_url": "https://staging.example.com"},
@@ -136,7 +142,12 @@ SAMPLES: dict[type[Document], list[dict[str, Any]]] = {
             "started_at": NOW,
             "finished_at": NOW,
             "duration_ms": 10,
-            "error": {"message": "boom", "type": "AssertionError", "stack": "...", "signature": "b"},
+            "error": {
+                "message": "boom",
+                "type": "AssertionError",
+                "stack": "...",
+                "signature": "b",
+            },
             "worker": "w1",
             "steps": [
                 {
@@ -325,34 +336,32 @@ def _id(document: type[Document]) -> str:
 @pytest.mark.parametrize("document", ALL_DOCUMENTS, ids=_id)
 class TestDocumentMatchesMigration:
     def test_migration_creates_its_collection(self, document: type[Document]) -> None:
-        assert document.Settings.name in SPECS  # type: ignore[attr-defined]
+        assert document.Settings.name in SPECS
 
     def test_index_names_are_unique(self, document: type[Document]) -> None:
-        names = [index.document["name"] for index in document.Settings.indexes]  # type: ignore[attr-defined]
+        names = [index.document["name"] for index in document.Settings.indexes]
         assert len(names) == len(set(names))
 
     def test_same_indexes(self, document: type[Document]) -> None:
-        spec = SPECS[document.Settings.name]  # type: ignore[attr-defined]
-        assert _index_signatures(spec.indexes) == _index_signatures(
-            document.Settings.indexes  # type: ignore[attr-defined]
-        )
+        spec = SPECS[document.Settings.name]
+        assert _index_signatures(spec.indexes) == _index_signatures(document.Settings.indexes)
 
     def test_validator_types_every_field(self, document: type[Document]) -> None:
-        schema = SPECS[document.Settings.name].validator["$jsonSchema"]  # type: ignore[attr-defined]
+        schema = SPECS[document.Settings.name].validator["$jsonSchema"]
         assert set(schema["properties"]) == _stored_fields(document)
 
     def test_required_fields_are_document_fields(self, document: type[Document]) -> None:
-        schema = SPECS[document.Settings.name].validator["$jsonSchema"]  # type: ignore[attr-defined]
+        schema = SPECS[document.Settings.name].validator["$jsonSchema"]
         assert set(schema["required"]) <= _stored_fields(document)
 
     def test_documents_pass_the_validator(self, document: type[Document]) -> None:
-        validator = SPECS[document.Settings.name].validator["$jsonSchema"]  # type: ignore[attr-defined]
+        validator = SPECS[document.Settings.name].validator["$jsonSchema"]
         for data in SAMPLES[document]:
             stored = _build(document, data)
             assert _violations(validator, stored) == [], data
 
     def test_validator_refuses_a_bad_enum_or_missing_field(self, document: type[Document]) -> None:
-        validator = SPECS[document.Settings.name].validator["$jsonSchema"]  # type: ignore[attr-defined]
+        validator = SPECS[document.Settings.name].validator["$jsonSchema"]
         stored = _build(document, SAMPLES[document][0])
         for name in validator["required"]:
             broken = {key: value for key, value in stored.items() if key != name}
@@ -363,7 +372,7 @@ class TestDocumentMatchesMigration:
 
 
 def test_every_migrated_collection_has_a_document() -> None:
-    assert set(SPECS) == {document.Settings.name for document in ALL_DOCUMENTS}  # type: ignore[attr-defined]
+    assert set(SPECS) == {document.Settings.name for document in ALL_DOCUMENTS}
 
 
 def test_every_document_has_samples() -> None:

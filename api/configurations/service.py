@@ -103,9 +103,7 @@ def _stored_variables(
 
 async def create_environment(*, data: EnvironmentCreate) -> TestEnvironment:
     variables = _stored_variables(data.variables, [])
-    environment = TestEnvironment(
-        **data.model_dump(exclude={"variables"}), variables=variables
-    )
+    environment = TestEnvironment(**data.model_dump(exclude={"variables"}), variables=variables)
     return await insert(environment, label=ENVIRONMENT)
 
 
@@ -122,7 +120,8 @@ async def update_environment(*, id: PydanticObjectId, data: EnvironmentUpdate) -
     if data.variables is not None:
         current = await get_environment(id=id)
         changes["variables"] = [
-            variable.model_dump() for variable in _stored_variables(data.variables, current.variables)
+            variable.model_dump()
+            for variable in _stored_variables(data.variables, current.variables)
         ]
     return await update_fields(TestEnvironment, id, changes, label=ENVIRONMENT)
 

@@ -54,8 +54,8 @@ def _load(module: ModuleType) -> Migration:
     try:
         version = int(module.VERSION)
         name = str(module.NAME)
-        forward = cast(MigrationStep, module.forward)
-        backward = cast(MigrationStep, module.backward)
+        forward = cast("MigrationStep", module.forward)
+        backward = cast("MigrationStep", module.backward)
     except AttributeError as exc:
         raise MigrationError(f"{module.__name__} is not a migration: {exc}") from exc
     return Migration(version=version, name=name, forward=forward, backward=backward)

@@ -56,7 +56,8 @@ async def update_fields[D: Document](
         raise duplicate_conflict(exc, label=label) from exc
     if raw is None:
         raise NotFound(f"{label} {id} does not exist")
-    return document.model_validate(raw)
+    updated: D = document.model_validate(raw)
+    return updated
 
 
 async def delete_or_404(document: type[Document], id: PydanticObjectId, *, label: str) -> None:

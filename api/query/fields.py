@@ -15,14 +15,13 @@ def partial_model[T: BaseModel](model: type[T], *, name: str | None = None) -> t
     the model's validators, so e.g. secret masking applies to selected fields too.
     """
     overrides: dict[str, Any] = {
-        field: (info.annotation | None, None)
+        field: (info.annotation | None, None)  # type: ignore[operator]
         for field, info in model.model_fields.items()
         if field != "id"
     }
-    partial = create_model(  # type: ignore[call-overload]
+    return create_model(
         name or f"{model.__name__}Item",
         __base__=model,
         __doc__=f"{model.__doc__ or model.__name__} Fields outside `fields=` are omitted.",
         **overrides,
     )
-    return partial  # type: ignore[no-any-return]
