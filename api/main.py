@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
-from api.errors import install_problem_handlers
+from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.health.router import router as health_router
 from api.settings import Settings, get_settings
 
@@ -53,4 +54,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(configurations_router)
     app.include_router(api)
     app.include_router(health_router)
+    _document_problems_only_as_problem_json(app)
     return app
+
+
+def _document_problems_only_as_problem_json(app: FastAPI) -> None:
+    """Error responses are documented as `application/problem+json` only.
+
+    `responses={status: {"model": Problem}}` makes FastAPI also list `application/json`, which the
+    API never sends for an error.
+    """
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default_openapi()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE in content:
+                            content.pop("application/json", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,7 +3,9 @@
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from api.configurations.schemas import BrowserRead, EnvironmentRead
+from pydantic import Field
+
+from api.configurations.schemas import BrowserRead, EnvironmentRead, Locale
 from api.query import AnyOf, CommaList, Equals, ListParams
 from api.query.listing import selectable
 from documents.configurations import BrowserName
@@ -20,10 +22,22 @@ class BrowserListParams(ListParams):
     selectable_fields: ClassVar[frozenset[str]] = selectable(BrowserRead)
 
     sort_by: BrowserSortField = BrowserSortField.CREATED_AT
-    browser: Annotated[CommaList[BrowserName] | None, AnyOf("browser")] = None
-    headless: Annotated[bool | None, Equals("headless")] = None
-    is_default: Annotated[bool | None, Equals("is_default")] = None
-    locale: Annotated[CommaList[str] | None, AnyOf("locale")] = None
+    browser: Annotated[
+        CommaList[BrowserName] | None,
+        AnyOf("browser"),
+        Field(description="Any of these browsers (comma-separated or repeated)."),
+    ] = None
+    headless: Annotated[bool | None, Equals("headless"), Field(description="Headless or not.")] = (
+        None
+    )
+    is_default: Annotated[
+        bool | None, Equals("is_default"), Field(description="Only the default (or the others).")
+    ] = None
+    locale: Annotated[
+        CommaList[Locale] | None,
+        AnyOf("locale"),
+        Field(description="Any of these locales, e.g. `en-US,de-DE`."),
+    ] = None
 
 
 class EnvironmentSortField(StrEnum):
@@ -36,4 +50,6 @@ class EnvironmentListParams(ListParams):
     selectable_fields: ClassVar[frozenset[str]] = selectable(EnvironmentRead)
 
     sort_by: EnvironmentSortField = EnvironmentSortField.CREATED_AT
-    is_active: Annotated[bool | None, Equals("is_active")] = None
+    is_active: Annotated[
+        bool | None, Equals("is_active"), Field(description="Active environments only, or not.")
+    ] = None

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from bson import ObjectId
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from pymongo import DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
@@ -126,6 +126,3 @@ async def run_bulk(collection: AsyncCollection[Any], items: Sequence[BulkOutcome
             case BulkStatus.FAILED:  # pragma: no cover - failures carry an error
                 pass
     return response
-
-
-BulkLimit = Field(max_length=MAX_BULK_ITEMS, description=f"At most {MAX_BULK_ITEMS} items.")
