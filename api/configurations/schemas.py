@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Self
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
 
 from api.schemas import InputModel, Name, ReadModel, UpdateModel
 from documents.configurations import BrowserName
@@ -38,6 +46,24 @@ class Viewport(BaseModel):
 
 
 class BrowserCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Chrome desktop 1440",
+                    "browser": "chrome",
+                    "version": "126",
+                    "headless": True,
+                    "viewport": {"width": 1440, "height": 900},
+                    "locale": "en-US",
+                    "timezone": "Europe/Berlin",
+                    "args": ["--disable-gpu"],
+                    "is_default": True,
+                }
+            ]
+        }
+    )
+
     name: Name
     browser: BrowserName
     version: str | None = Field(default=None, max_length=64, examples=["126"])
@@ -105,6 +131,23 @@ def _unique_names(variables: list[VariableInput]) -> None:
 
 
 class EnvironmentCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "staging",
+                    "base_url": "https://staging.example.com/",
+                    "description": "Nightly deploy of main",
+                    "is_active": True,
+                    "variables": [
+                        {"name": "LOCALE", "value": "en-US"},
+                        {"name": "API_TOKEN", "value": "s3cr3t", "secret": True},
+                    ],
+                }
+            ]
+        }
+    )
+
     name: Name
     base_url: BaseUrl
     description: str | None = Field(default=None, max_length=5000)
