@@ -21,7 +21,9 @@ class Viewport(BaseModel):
     height: int = Field(default=720, ge=1, le=16384)
 
 
-class BrowserConfiguration(TimestampedDocument):
+class BrowserSettings(BaseModel):
+    """How to launch a browser: what a configuration stores and what a run snapshots."""
+
     name: str
     browser: BrowserName
     version: str | None = None
@@ -32,6 +34,9 @@ class BrowserConfiguration(TimestampedDocument):
     locale: str = "en-US"
     timezone: str = "UTC"
     args: list[str] = Field(default_factory=list)
+
+
+class BrowserConfiguration(TimestampedDocument, BrowserSettings):
     is_default: bool = False
 
     class Settings:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import TimestampedDocument
-from documents.configurations import BrowserName, Viewport
+from documents.configurations import BrowserSettings
 from documents.test_defs import StepAction, TestStep
 
 
@@ -49,19 +49,8 @@ class StepStatus(StrEnum):
     ERROR = "error"
 
 
-class BrowserSnapshot(BaseModel):
+class BrowserSnapshot(BrowserSettings):
     """The browser configuration a run used, as it was then (`is_default` is not copied)."""
-
-    name: str
-    browser: BrowserName
-    version: str | None = None
-    headless: bool = True
-    viewport: Viewport = Field(default_factory=Viewport)
-    device_scale_factor: float = 1.0
-    user_agent: str | None = None
-    locale: str = "en-US"
-    timezone: str = "UTC"
-    args: list[str] = Field(default_factory=list)
 
 
 class VariableSnapshot(BaseModel):

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api.configurations import service as configuration_service
 from api.configurations.params import BrowserListParams, EnvironmentListParams
@@ -43,10 +43,10 @@ async def list_browsers(params: Annotated[BrowserListParams, Query()]) -> Page[B
 @router.post(
     "/browsers", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 415)
 )
-async def create_browser(data: BrowserCreate, response: Response) -> BrowserRead:
+async def create_browser(data: BrowserCreate, request: Request, response: Response) -> BrowserRead:
     """Create a browser configuration. `is_default: true` makes it the only default."""
     created = await configuration_service.create_browser(data=data)
-    response.headers["Location"] = f"{router.prefix}/browsers/{created.id}"
+    response.headers["Location"] = request.url_for("get_browser", id=str(created.id)).path
     return BrowserRead.of(created)
 
 
@@ -80,10 +80,12 @@ async def list_environments(
 @router.post(
     "/environments", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 415)
 )
-async def create_environment(data: EnvironmentCreate, response: Response) -> EnvironmentRead:
+async def create_environment(
+    data: EnvironmentCreate, request: Request, response: Response
+) -> EnvironmentRead:
     """Create a test environment. Secret variables are stored but never returned in clear."""
     created = await configuration_service.create_environment(data=data)
-    response.headers["Location"] = f"{router.prefix}/environments/{created.id}"
+    response.headers["Location"] = request.url_for("get_environment", id=str(created.id)).path
     return EnvironmentRead.of(created)
 
 

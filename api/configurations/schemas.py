@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from api.schemas import InputModel, Name, ReadModel, UpdateModel
-from documents.configurations import BrowserName
+from documents.configurations import BrowserName, Viewport
 
 Locale = Annotated[
     str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["en-US"])
@@ -38,11 +38,6 @@ BaseUrl = Annotated[
 VariableName = Annotated[
     str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128, examples=["API_TOKEN"])
 ]
-
-
-class Viewport(BaseModel):
-    width: int = Field(default=1280, ge=1, le=16384)
-    height: int = Field(default=720, ge=1, le=16384)
 
 
 class BrowserCreate(InputModel):

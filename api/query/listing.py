@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
 
 from api.query.filters import AnyOf, CommaList, Equals, FilterSpec, From, To, combine
-from api.query.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from api.query.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, Page
 from api.query.sorting import SortOrder, sort_spec
 
 _FILTER_TYPES = (Equals, AnyOf, From, To)
@@ -31,7 +31,7 @@ class ListParams(BaseModel):
 
     selectable_fields: ClassVar[frozenset[str]] = frozenset()
 
-    page: int = Field(default=1, ge=1, description="1-based page number.")
+    page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number.")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
     order: SortOrder = Field(default=SortOrder.DESC, description="Sort direction.")
     fields: CommaList[str] | None = Field(

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_PAGE = 10_000_000
+"""Keeps the skip (`(page - 1) * limit`) within a 32-bit integer, which every engine accepts."""
 
 
 class Page[T](BaseModel):
