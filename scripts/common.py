@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 from rich.console import Console
@@ -16,7 +17,7 @@ from rich.console import Console
 from api.database.connection import open_client
 from api.database.embedded import EmbeddedEngineError
 from api.database.migrations import MigrationError
-from api.settings import get_settings
+from api.settings import Settings, get_settings
 from scripts.target import Target, TargetError, database_target
 
 console = Console()
@@ -43,11 +44,21 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0]
 
 
+def load_settings() -> Settings:
+    """The settings; an invalid environment variable is one line and exit code 1."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = ".".join(str(part) for part in error["loc"]).upper()
+        fail(f"invalid {variable}: {error['msg']}")
+
+
 @contextmanager
 def use_target(*, data_dir: Path | None, allow_memory: bool = False) -> Iterator[Target]:
     """The database a command works on; no database to use is one line and exit code 1."""
     try:
-        with database_target(get_settings(), data_dir=data_dir, allow_memory=allow_memory) as t:
+        with database_target(load_settings(), data_dir=data_dir, allow_memory=allow_memory) as t:
             yield t
     except (TargetError, EmbeddedEngineError) as exc:
         fail(_first_line(exc))
@@ -55,7 +66,7 @@ def use_target(*, data_dir: Path | None, allow_memory: bool = False) -> Iterator
 
 @asynccontextmanager
 async def open_database(target: Target) -> AsyncIterator[AsyncDatabase[Any]]:
-    client = open_client(target.uri)
+    client = open_client(target.uri, timeout_ms=target.timeout_ms)
     try:
         yield client[target.db_name]
     finally:

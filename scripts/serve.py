@@ -9,8 +9,7 @@ import uvicorn
 
 from api.database import migrations
 from api.main import create_app
-from api.settings import get_settings
-from scripts.common import DataDirOption, console, open_database, run, use_target
+from scripts.common import DataDirOption, console, load_settings, open_database, run, use_target
 from scripts.target import Target
 
 
@@ -25,13 +24,15 @@ def serve(
     data_dir: DataDirOption = None,
 ) -> None:
     """Serve the API. Without MONGODB_URI, on the embedded engine (in memory, or --data-dir)."""
-    settings = get_settings()
+    settings = load_settings()
     with use_target(data_dir=data_dir, allow_memory=True) as target:
         if not settings.mongodb_uri:
             # The embedded engine is ours to manage; on MongoDB migrations are an explicit step.
             run(_migrate(target))
         app = create_app(settings.model_copy(update={"mongodb_uri": target.uri}))
         console.print(
-            f"Using {target.description}; API docs at http://{host}:{port}/docs", highlight=False
+            f"Using {target.description}; API docs at http://{host}:{port}/docs",
+            highlight=False,
+            soft_wrap=True,
         )
         uvicorn.run(app, host=host, port=port, log_level="info")

@@ -21,6 +21,7 @@ class Target:
     uri: str
     db_name: str
     description: str
+    timeout_ms: int = 5000
 
 
 def redact(uri: str) -> str:
@@ -43,6 +44,7 @@ def database_target(
             uri=settings.mongodb_uri,
             db_name=settings.mongodb_db,
             description=f"MongoDB at {where}, database {settings.mongodb_db}",
+            timeout_ms=settings.server_selection_timeout_ms,
         )
         return
     data_dir = data_dir or settings.data_dir
@@ -56,4 +58,5 @@ def database_target(
             uri=engine.info.uri,
             db_name=settings.mongodb_db,
             description=f"{engine.info.describe()}, database {settings.mongodb_db}",
+            timeout_ms=settings.server_selection_timeout_ms,
         )

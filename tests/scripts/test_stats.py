@@ -1,0 +1,120 @@
+"""`jbts stats`: every collection with its documents and indexes, migrations and capabilities."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+from typer.testing import CliRunner
+
+from migrations import m0001_initial as m0001
+from scripts.cli import app
+from tests.scripts.conftest import ALL_COLLECTIONS
+
+SyncClient = MongoClient[dict[str, Any]]
+
+CAPABILITIES_LINE = re.compile(
+    r"^Capabilities: transactions (yes|no), change_streams (yes|no), full_text_search (yes|no)$"
+)
+
+
+def table_rows(output: str) -> dict[str, tuple[int, list[str]]]:
+    """Per collection row of the table: (documents, index names); wrapped cells are rejoined."""
+    cells: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        if not line.startswith("│"):
+            continue
+        row = [cell.strip() for cell in line.strip("│").split("│")]
+        if row[0]:
+            current = cells.setdefault(row[0], row)
+        elif current is not None:
+            current[3] = f"{current[3]} {row[3]}".strip()
+    return {
+        name: (int(row[1]), [index.strip() for index in row[3].split(",") if index.strip()])
+        for name, row in cells.items()
+    }
+
+
+def browser_configuration(name: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "name": name,
+        "browser": "chrome",
+        "headless": True,
+        "viewport": {"width": 1280, "height": 720},
+        "is_default": False,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class TestStats:
+    def test_lists_every_collection_with_counts_and_indexes(
+        self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
+    ) -> None:
+        assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
+        sync_mongo[cli_db]["browser_configurations"].insert_many(
+            [browser_configuration("chrome"), browser_configuration("chrome headless")]
+        )
+
+        result = runner.invoke(app, ["stats"])
+
+        assert result.exit_code == 0, result.output
+        rows = table_rows(result.stdout)
+        assert set(rows) == ALL_COLLECTIONS
+        assert rows["browser_configurations"][0] == 2
+        assert rows["schema_migrations"] == (1, ["_id_"])
+        for spec in m0001.COLLECTIONS:
+            expected = ["_id_", *(index.document["name"] for index in spec.indexes)]
+            documents, index_names = rows[spec.name]
+            assert sorted(index_names) == sorted(expected), spec.name
+            if spec.name != "browser_configurations":
+                assert documents == 0, spec.name
+
+    def test_says_which_database_how_far_migrated_and_what_it_supports(
+        self, runner: CliRunner, cli_db: str
+    ) -> None:
+        assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
+
+        result = runner.invoke(app, ["stats"])
+
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert f"database {cli_db}" in result.stdout
+        assert "Migrations: 1 applied, latest 1" in lines
+        assert any(CAPABILITIES_LINE.match(line) for line in lines), lines[-1]
+
+    def test_an_unmigrated_database_says_0_applied(self, runner: CliRunner, cli_db: str) -> None:
+        result = runner.invoke(app, ["stats"])
+
+        assert result.exit_code == 0, result.output
+        assert "Migrations: 0 applied, latest 1" in result.stdout.splitlines()
+
+    def test_on_the_embedded_engine_with_a_data_dir(
+        self, runner: CliRunner, clean_env: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        assert runner.invoke(app, ["migrate", "up", "--data-dir", str(tmp_path)]).exit_code == 0
+
+        result = runner.invoke(app, ["stats", "--data-dir", str(tmp_path)])
+
+        assert result.exit_code == 0, result.output
+        assert "embedded engine (mongoeco)" in result.stdout
+        assert table_rows(result.stdout)["schema_migrations"][0] == 1
+        assert "Migrations: 1 applied, latest 1" in result.stdout.splitlines()
+        assert "change_streams no" in result.stdout
+
+    def test_without_a_database_is_one_error_line(
+        self, runner: CliRunner, clean_env: pytest.MonkeyPatch
+    ) -> None:
+        result = runner.invoke(app, ["stats"])
+
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [
+            "Error: MONGODB_URI is not set: set it, or pass --data-dir to work on the embedded "
+            "engine's data in that directory"
+        ]
