@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.errors import DuplicateKeyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
@@ -176,7 +177,26 @@ async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
         detail=detail,
         instance=request.url.path,
     )
-    return problem_response(problem, headers=dict(exc.headers) if exc.headers else None)
+    headers = dict(exc.headers) if exc.headers else {}
+    allowed = _allowed_methods(request) if status == HTTPStatus.METHOD_NOT_ALLOWED else []
+    if allowed:
+        headers["Allow"] = ", ".join(allowed)
+    return problem_response(problem, headers=headers or None)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts at this path (the router's 405 names one route's only)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
 
 
 async def _duplicate_key_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -40,6 +40,12 @@ VariableName = Annotated[
 ]
 
 
+class ViewportInput(Viewport):
+    """A viewport in a request body: an unknown (e.g. misspelt) field is refused, not dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class BrowserCreate(InputModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -63,7 +69,7 @@ class BrowserCreate(InputModel):
     browser: BrowserName
     version: str | None = Field(default=None, max_length=64, examples=["126"])
     headless: bool = True
-    viewport: Viewport = Field(default_factory=Viewport)
+    viewport: ViewportInput = Field(default_factory=ViewportInput)
     device_scale_factor: ScaleFactor = 1.0
     user_agent: str | None = Field(default=None, max_length=1000)
     locale: Locale = "en-US"
@@ -82,7 +88,7 @@ class BrowserUpdate(UpdateModel):
     browser: BrowserName | None = None
     version: str | None = Field(default=None, max_length=64)
     headless: bool | None = None
-    viewport: Viewport | None = None
+    viewport: ViewportInput | None = None
     device_scale_factor: ScaleFactor | None = None
     user_agent: str | None = Field(default=None, max_length=1000)
     locale: Locale | None = None

@@ -1,0 +1,208 @@
+"""The OpenAPI document: every route, its parameters and its problem responses are described."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.main import create_app
+from api.settings import Settings
+from tests.api.helpers import PROBLEM_JSON
+
+BROWSERS = "/api/v1/configurations/browsers"
+BROWSER = "/api/v1/configurations/browsers/{id}"
+ENVIRONMENTS = "/api/v1/configurations/environments"
+ENVIRONMENT = "/api/v1/configurations/environments/{id}"
+ROUTES = {
+    BROWSERS: {"get", "post"},
+    BROWSER: {"get", "patch", "delete"},
+    ENVIRONMENTS: {"get", "post"},
+    ENVIRONMENT: {"get", "patch", "delete"},
+    "/health/live": {"get"},
+    "/health/ready": {"get"},
+}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+@pytest.fixture(scope="module")
+async def docs_client(mongodb_uri: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app that is never started: serving its docs needs no database."""
+    app = create_app(Settings(mongodb_uri=mongodb_uri, mongodb_db="jbts_docs_only"))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+async def spec(docs_client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await docs_client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Follow a `$ref` (directly or as the only member of `allOf`) to its component schema."""
+    ref = schema.get("$ref") or next(
+        (part["$ref"] for part in schema.get("allOf", []) if "$ref" in part), None
+    )
+    if ref is None:
+        return schema
+    resolved: dict[str, Any] = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    return resolved
+
+
+def _parameters(spec: dict[str, Any], path: str) -> dict[str, dict[str, Any]]:
+    return {param["name"]: param for param in spec["paths"][path]["get"]["parameters"]}
+
+
+class TestRoutes:
+    async def test_every_route_is_listed(self, spec: dict[str, Any]) -> None:
+        for path, methods in ROUTES.items():
+            assert path in spec["paths"], path
+            assert set(spec["paths"][path]) == methods, path
+
+    async def test_every_operation_has_a_summary_description_and_unique_id(
+        self, spec: dict[str, Any]
+    ) -> None:
+        ids = [
+            operation["operationId"]
+            for path in ROUTES
+            for operation in spec["paths"][path].values()
+        ]
+
+        assert len(ids) == len(set(ids))
+        for path in ROUTES:
+            for method, operation in spec["paths"][path].items():
+                assert operation.get("summary"), (path, method)
+                assert operation.get("description"), (path, method)
+
+    async def test_ids_are_documented_as_object_ids(self, spec: dict[str, Any]) -> None:
+        for path in (BROWSER, ENVIRONMENT):
+            for operation in spec["paths"][path].values():
+                [param] = [p for p in operation["parameters"] if p["name"] == "id"]
+                assert param["in"] == "path"
+                assert param["schema"]["pattern"] == "^[0-9a-fA-F]{24}$"
+
+
+class TestListParameters:
+    async def test_browser_list_documents_paging_sorting_fields_and_filters(
+        self, spec: dict[str, Any]
+    ) -> None:
+        params = _parameters(spec, BROWSERS)
+
+        assert set(params) == {
+            "page",
+            "limit",
+            "order",
+            "fields",
+            "sort_by",
+            "browser",
+            "headless",
+            "is_default",
+            "locale",
+        }
+        assert all(param["in"] == "query" for param in params.values())
+        assert params["limit"]["schema"]["maximum"] == 200
+        assert params["page"]["schema"]["minimum"] == 1
+
+    async def test_sort_by_lists_the_allowed_values(self, spec: dict[str, Any]) -> None:
+        browsers = _resolve(spec, _parameters(spec, BROWSERS)["sort_by"]["schema"])
+        environments = _resolve(spec, _parameters(spec, ENVIRONMENTS)["sort_by"]["schema"])
+
+        assert browsers["enum"] == ["name", "browser", "created_at", "updated_at"]
+        assert environments["enum"] == ["name", "created_at", "updated_at"]
+
+    async def test_order_lists_asc_and_desc(self, spec: dict[str, Any]) -> None:
+        order = _resolve(spec, _parameters(spec, BROWSERS)["order"]["schema"])
+
+        assert order["enum"] == ["asc", "desc"]
+
+    async def test_browser_filter_lists_the_browsers(self, spec: dict[str, Any]) -> None:
+        browser = _parameters(spec, BROWSERS)["browser"]
+        [array] = [s for s in browser["schema"]["anyOf"] if s.get("type") == "array"]
+
+        assert _resolve(spec, array["items"])["enum"] == [
+            "chromium",
+            "chrome",
+            "firefox",
+            "webkit",
+            "edge",
+        ]
+        assert browser.get("description")
+
+    async def test_environment_list_documents_is_active(self, spec: dict[str, Any]) -> None:
+        params = _parameters(spec, ENVIRONMENTS)
+
+        assert {"page", "limit", "order", "fields", "sort_by", "is_active"} == set(params)
+        assert params["is_active"].get("description")
+
+
+class TestProblemResponses:
+    @pytest.mark.parametrize(
+        ("path", "method", "statuses"),
+        [
+            (BROWSERS, "get", {"422"}),
+            (BROWSERS, "post", {"409", "415", "422"}),
+            (BROWSER, "get", {"404", "422"}),
+            (BROWSER, "patch", {"404", "409", "415", "422"}),
+            (BROWSER, "delete", {"404", "422"}),
+            (ENVIRONMENTS, "get", {"422"}),
+            (ENVIRONMENTS, "post", {"409", "415", "422"}),
+            (ENVIRONMENT, "get", {"404", "422"}),
+            (ENVIRONMENT, "patch", {"404", "409", "415", "422"}),
+            (ENVIRONMENT, "delete", {"404", "422"}),
+            ("/health/ready", "get", {"503"}),
+        ],
+    )
+    async def test_errors_reference_the_problem_schema_as_problem_json(
+        self, spec: dict[str, Any], path: str, method: str, statuses: set[str]
+    ) -> None:
+        responses = spec["paths"][path][method]["responses"]
+
+        assert statuses <= set(responses)
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert response["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}, status
+
+    async def test_the_problem_schema_has_the_rfc_9457_members(self, spec: dict[str, Any]) -> None:
+        problem = spec["components"]["schemas"]["Problem"]
+
+        assert {"type", "title", "status", "detail", "instance", "errors"} <= set(
+            problem["properties"]
+        )
+        assert set(problem["required"]) == {"type", "title", "status"}
+        field_error = spec["components"]["schemas"]["ProblemFieldError"]
+        assert set(field_error["required"]) == {"location", "message"}
+
+
+class TestSchemas:
+    async def test_secret_values_are_documented_as_never_returned(
+        self, spec: dict[str, Any]
+    ) -> None:
+        variable = spec["components"]["schemas"]["VariableRead"]
+
+        assert "secret" in variable["properties"]["value"]["description"].lower()
+
+    async def test_list_responses_are_page_envelopes(self, spec: dict[str, Any]) -> None:
+        for path in (BROWSERS, ENVIRONMENTS):
+            content = spec["paths"][path]["get"]["responses"]["200"]["content"]
+            page = _resolve(spec, content["application/json"]["schema"])
+            assert set(page["required"]) == {"items", "total", "page", "limit", "pages"}
+
+    async def test_create_bodies_have_examples(self, spec: dict[str, Any]) -> None:
+        for name in ("BrowserCreate", "EnvironmentCreate"):
+            assert spec["components"]["schemas"][name].get("examples"), name
+
+
+class TestDocs:
+    async def test_swagger_ui_is_served(self, docs_client: httpx.AsyncClient) -> None:
+        response = await docs_client.get("/docs")
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert "/openapi.json" in response.text
