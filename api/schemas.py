@@ -54,7 +54,8 @@ class UpdateModel(InputModel):
     """Base of PATCH bodies: every field optional; only the fields sent are changed.
 
     Sending `null` clears a field only where the resource allows it (`nullable_fields`); for any
-    other field `null` is refused rather than stored.
+    other field `null` is refused rather than stored. A nested object typed as an `UpdateModel`
+    merges into the stored one (as in JSON Merge Patch); lists and other values replace.
     """
 
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
@@ -67,5 +68,13 @@ class UpdateModel(InputModel):
         return self
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, ready for `$set`."""
-        return self.model_dump(exclude_unset=True)
+        """The fields the client sent, as `$set` paths (`viewport.width` for a nested merge)."""
+        changes: dict[str, Any] = {}
+        dumped = self.model_dump(exclude_unset=True)
+        for name, value in dumped.items():
+            nested = getattr(self, name)
+            if isinstance(nested, UpdateModel):
+                changes.update({f"{name}.{path}": v for path, v in nested.changes().items()})
+            else:
+                changes[name] = value
+        return changes

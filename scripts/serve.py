@@ -13,9 +13,12 @@ from scripts.common import DataDirOption, console, load_settings, open_database,
 from scripts.target import Target
 
 
-async def _migrate(target: Target) -> list[migrations.Migration]:
+async def _prepare(target: Target, *, migrate: bool) -> None:
+    """Fail fast on an unreachable database; bring the embedded engine's schema up to date."""
     async with open_database(target) as db:
-        return await migrations.up(db)
+        await db.client.admin.command("ping")
+        if migrate:
+            await migrations.up(db)
 
 
 def serve(
@@ -26,9 +29,8 @@ def serve(
     """Serve the API. Without MONGODB_URI, on the embedded engine (in memory, or --data-dir)."""
     settings = load_settings()
     with use_target(data_dir=data_dir, allow_memory=True) as target:
-        if not settings.mongodb_uri:
-            # The embedded engine is ours to manage; on MongoDB migrations are an explicit step.
-            run(_migrate(target))
+        # The embedded engine is ours to manage; on MongoDB migrations are an explicit step.
+        run(_prepare(target, migrate=not settings.mongodb_uri))
         app = create_app(settings.model_copy(update={"mongodb_uri": target.uri}))
         console.print(
             f"Using {target.description}; API docs at http://{host}:{port}/docs",

@@ -46,6 +46,13 @@ class ViewportInput(Viewport):
     model_config = ConfigDict(extra="forbid")
 
 
+class ViewportPatch(UpdateModel):
+    """The viewport dimensions to change; the one not sent keeps its value."""
+
+    width: int | None = Field(default=None, ge=1, le=16384)
+    height: int | None = Field(default=None, ge=1, le=16384)
+
+
 class BrowserCreate(InputModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -88,7 +95,7 @@ class BrowserUpdate(UpdateModel):
     browser: BrowserName | None = None
     version: str | None = Field(default=None, max_length=64)
     headless: bool | None = None
-    viewport: ViewportInput | None = None
+    viewport: ViewportPatch | None = None
     device_scale_factor: ScaleFactor | None = None
     user_agent: str | None = Field(default=None, max_length=1000)
     locale: Locale | None = None

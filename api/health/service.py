@@ -11,14 +11,14 @@ async def readiness(*, database: Database) -> Readiness:
     try:
         await database.ping()
         current, latest = await database.migration_state()
+        if current < latest:
+            raise ServiceUnavailable(
+                f"the database schema is at migration {current}, the service needs {latest}: "
+                "run `jbts migrate up`"
+            )
         capabilities = await database.capabilities()
     except PyMongoError as exc:
         raise ServiceUnavailable(f"the database does not answer: {exc}") from exc
-    if current < latest:
-        raise ServiceUnavailable(
-            f"the database schema is at migration {current}, the service needs {latest}: "
-            "run `jbts migrate up`"
-        )
     return Readiness(
         database=database.db.name,
         migrations=MigrationStatus(current=current, latest=latest),

@@ -44,7 +44,12 @@ async def insert[D: Document](doc: D, *, label: str) -> D:
 async def update_fields[D: Document](
     document: type[D], id: PydanticObjectId, changes: Mapping[str, Any], *, label: str
 ) -> D:
-    """`$set` the changes (and `updated_at`) atomically; return the document after the update."""
+    """`$set` the changes (and `updated_at`) atomically; return the document after the update.
+
+    No changes means no write: the document is returned as it is, `updated_at` untouched.
+    """
+    if not changes:
+        return await get_or_404(document, id, label=label)
     collection = document.get_pymongo_collection()
     try:
         raw = await collection.find_one_and_update(

@@ -45,6 +45,8 @@ class ListParams(BaseModel):
     def _known_fields(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
+        if not value:
+            raise ValueError("name at least one field, e.g. fields=id,name")
         unknown = sorted(set(value) - cls.selectable_fields)
         if unknown:
             allowed = ", ".join(sorted(cls.selectable_fields))

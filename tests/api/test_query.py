@@ -258,6 +258,15 @@ class TestFieldSelection:
             body = assert_invalid(await client.get(BROWSERS, params={"fields": fields}), "query")
             assert "selectable" in body["detail"], fields
 
+    async def test_an_empty_selection_is_422(
+        self, client: httpx.AsyncClient, five: list[dict[str, Any]]
+    ) -> None:
+        for fields in ("", ",", " , "):
+            body = assert_invalid(
+                await client.get(BROWSERS, params={"fields": fields}), "query.fields"
+            )
+            assert "at least one field" in body["detail"], fields
+
     async def test_never_reveals_a_secret(
         self, client: httpx.AsyncClient, environments: dict[str, dict[str, Any]]
     ) -> None:

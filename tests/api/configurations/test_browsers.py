@@ -170,16 +170,56 @@ class TestUpdateBrowser:
         assert document["version"] == "126"
         assert document["viewport"] == {"width": 1440, "height": 900}
 
-    async def test_empty_patch_changes_nothing_but_updated_at(
-        self, client: httpx.AsyncClient
+    async def test_empty_patch_changes_nothing(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:
         created = await create_browser(client, "Chrome desktop")
+        before = await stored(db, BROWSER_COLLECTION)
 
         response = await client.patch(f"{BROWSERS}/{created['id']}", json={})
 
         assert response.status_code == 200
-        body = response.json()
-        assert {**body, "updated_at": None} == {**created, "updated_at": None}
+        assert response.json() == created
+        assert await stored(db, BROWSER_COLLECTION) == before
+
+    async def test_a_viewport_dimension_sent_alone_keeps_the_other(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        created = await create_browser(
+            client, "Chrome desktop", viewport={"width": 1440, "height": 900}
+        )
+
+        response = await client.patch(
+            f"{BROWSERS}/{created['id']}", json={"viewport": {"width": 800}}
+        )
+
+        assert response.status_code == 200
+        assert response.json()["viewport"] == {"width": 800, "height": 900}
+        [document] = await stored(db, BROWSER_COLLECTION)
+        assert document["viewport"] == {"width": 800, "height": 900}
+
+    @pytest.mark.parametrize(
+        ("viewport", "location"),
+        [
+            ({"widht": 800}, "body.viewport.widht"),
+            ({"width": None}, "body.viewport"),
+            ({"height": 0}, "body.viewport.height"),
+        ],
+    )
+    async def test_an_invalid_viewport_patch_is_422_and_nothing_changes(
+        self,
+        client: httpx.AsyncClient,
+        db: AsyncDatabase[Any],
+        viewport: dict[str, Any],
+        location: str,
+    ) -> None:
+        created = await create_browser(client, "Chrome desktop")
+        before = await stored(db, BROWSER_COLLECTION)
+
+        response = await client.patch(f"{BROWSERS}/{created['id']}", json={"viewport": viewport})
+
+        assert_invalid(response, location)
+        assert await stored(db, BROWSER_COLLECTION) == before
 
     async def test_null_on_a_required_field_is_422_and_nothing_changes(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
