@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 from rich.table import Table
 
 from api.database import migrations
@@ -28,11 +31,20 @@ class DatabaseStats:
     capabilities: Capabilities
 
 
+async def _collection_stats(db: AsyncDatabase[Any], name: str) -> dict[str, Any]:
+    """`collStats` (deprecated on MongoDB 6.2+, still answered); a count where it is refused."""
+    try:
+        stats: dict[str, Any] = await db.command("collStats", name)
+    except OperationFailure:
+        return {"count": await db[name].estimated_document_count(), "size": 0}
+    return stats
+
+
 async def gather(target: Target) -> DatabaseStats:
     async with open_database(target) as db:
         collections: list[CollectionStats] = []
         for name in sorted(await db.list_collection_names()):
-            stats = await db.command("collStats", name)
+            stats = await _collection_stats(db, name)
             indexes = [index["name"] async for index in await db[name].list_indexes()]
             collections.append(
                 CollectionStats(

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 PROBE_COLLECTION = "_capability_probe"
 
@@ -36,7 +36,9 @@ async def _supports_transactions(client: AsyncMongoClient[Any], db: AsyncDatabas
                 await db[PROBE_COLLECTION].find_one({}, session=session)
             finally:
                 await session.abort_transaction()
-    except OperationFailure:
+    except ConnectionFailure:
+        raise
+    except PyMongoError:
         return False
     return True
 
@@ -45,7 +47,9 @@ async def _supports_change_streams(db: AsyncDatabase[Any]) -> bool:
     try:
         stream = await db.watch(max_await_time_ms=1)
         await stream.close()
-    except OperationFailure:
+    except ConnectionFailure:
+        raise
+    except PyMongoError:
         return False
     return True
 
@@ -60,7 +64,9 @@ async def _supports_full_text(db: AsyncDatabase[Any]) -> bool:
         found = await collection.find_one(query, {"kept": 1, "score": {"$meta": "textScore"}})
         counted = await collection.count_documents(query)
         return found is not None and found.get("kept") is True and counted == 1
-    except OperationFailure:
+    except ConnectionFailure:
+        raise
+    except PyMongoError:
         return False
     finally:
         await collection.drop()
@@ -69,8 +75,8 @@ async def _supports_full_text(db: AsyncDatabase[Any]) -> bool:
 async def probe(client: AsyncMongoClient[Any], db: AsyncDatabase[Any], *, key: str) -> Capabilities:
     """The deployment's capabilities, probed on first use and cached under `key` (its URI).
 
-    A refused command means "not supported"; a connection failure propagates, so an unreachable
-    server is never mistaken for a limited one (and nothing is cached).
+    A refused or unsupported command means "not supported"; a connection failure propagates, so
+    an unreachable server is never mistaken for a limited one (and nothing is cached).
     """
     cached = _cache.get(key)
     if cached is not None:
