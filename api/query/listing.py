@@ -10,13 +10,17 @@ from typing import Any, ClassVar
 from beanie import Document
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.fields import FieldInfo
+from pymongo import ASCENDING, DESCENDING
 
+from api.query import text
 from api.query.filters import AnyOf, CommaList, Equals, FilterSpec, From, To, combine
 from api.query.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, Page
 from api.query.sorting import SortOrder, sort_spec
+from api.query.text import TextIndex
 
 _FILTER_TYPES = (Equals, AnyOf, From, To)
-_PAGING_FIELDS = frozenset({"page", "limit", "sort_by", "order", "fields"})
+_PAGING_FIELDS = frozenset({"page", "limit", "sort_by", "order", "fields", "q"})
+SORT_KEY = "_sort_key"
 
 
 class ListParams(BaseModel):
@@ -30,6 +34,9 @@ class ListParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     selectable_fields: ClassVar[frozenset[str]] = frozenset()
+    text_index: ClassVar[TextIndex | None] = None
+    # Sort fields whose order is not the stored value's (e.g. priority by rank, not by name).
+    sort_keys: ClassVar[Mapping[str, Any]] = {}
 
     page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number.")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
@@ -72,6 +79,11 @@ class ListParams(BaseModel):
             conditions.append(spec.condition(value))
         return combine(conditions)
 
+    def search_text(self) -> str | None:
+        """The `q` of a resource with a text index (declared by subclasses that have one)."""
+        value = getattr(self, "q", None)
+        return value if isinstance(value, str) and value.strip() else None
+
     def projection(self) -> dict[str, int] | None:
         if self.fields is None:
             return None
@@ -113,19 +125,46 @@ async def find_page(
     document: type[Document],
     params: ListParams,
     *,
+    full_text: bool = False,
     extra_filter: Mapping[str, Any] | None = None,
+    order_by: Any | None = None,
 ) -> RawPage:
-    """Run the list query `params` describe: filter, count, sort, skip/limit, projection."""
-    query = params.mongo_filter()
+    """Run the list query `params` describe: filter, count, sort, skip/limit, projection.
+
+    One aggregation serves every list: `$match`, a computed sort key where one is needed (text
+    relevance, a resource's `sort_keys`, or `order_by`, an expression such as a suite's order),
+    `$sort` with `_id` as tie-breaker, `$skip`/`$limit`, `$project`. `full_text` says whether the
+    deployment has full `$text` (the capability probe); without it `q` takes the fallback.
+    """
+    match = params.mongo_filter()
     if extra_filter:
-        query = {"$and": [query, dict(extra_filter)]} if query else dict(extra_filter)
+        match = combine([match, dict(extra_filter)]) if match else dict(extra_filter)
+    q = params.search_text()
+    index = type(params).text_index
+    sort_key: Any | None = order_by
+    direction = ASCENDING if params.order is SortOrder.ASC else DESCENDING
+    if q and index is not None:
+        match = combine(
+            [match, text.native_filter(q) if full_text else text.fallback_filter(q, index)]
+        )
+        if "sort_by" not in params.model_fields_set and order_by is None:
+            sort_key = text.native_score() if full_text else text.fallback_score(q, index)
+            direction = DESCENDING  # most relevant first
+    if sort_key is None:
+        sort_key = type(params).sort_keys.get(params.sort_field().value)
+    pipeline: list[dict[str, Any]] = [{"$match": match}]
+    if sort_key is not None:
+        pipeline.append({"$addFields": {SORT_KEY: sort_key}})
+        sort = {SORT_KEY: direction, "_id": direction}
+    else:
+        sort = dict(sort_spec(params.sort_field(), params.order))
+    pipeline += [
+        {"$sort": sort},
+        {"$skip": (params.page - 1) * params.limit},
+        {"$limit": params.limit},
+        {"$project": params.projection() or {SORT_KEY: 0}},
+    ]
     collection = document.get_pymongo_collection()
-    cursor = (
-        collection.find(query, params.projection())
-        .sort(sort_spec(params.sort_field(), params.order))
-        .skip((params.page - 1) * params.limit)
-        .limit(params.limit)
-    )
-    documents = await cursor.to_list()
-    total = await collection.count_documents(query)
+    documents = await (await collection.aggregate(pipeline)).to_list()
+    total = await collection.count_documents(match)
     return RawPage(documents=documents, total=total, page=params.page, limit=params.limit)
