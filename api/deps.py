@@ -6,9 +6,10 @@ from typing import Annotated
 
 from beanie import PydanticObjectId
 from bson import ObjectId
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from pydantic import BeforeValidator
 
+from api.database.capabilities import Capabilities
 from api.database.connection import Database
 from api.errors import UnsupportedMediaType
 from api.settings import Settings
@@ -25,6 +26,13 @@ def get_app_settings(request: Request) -> Settings:
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_capabilities(database: DatabaseDep) -> Capabilities:
+    return await database.capabilities()
+
+
+CapabilitiesDep = Annotated[Capabilities, Depends(get_capabilities)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
@@ -63,3 +71,37 @@ async def require_json_body(request: Request) -> None:
     if has_body and not _is_json(content_type):
         shown = content_type or "no Content-Type"
         raise UnsupportedMediaType(f"expected an application/json body, got {shown}")
+
+
+def _entity_tag_versions(value: str) -> frozenset[int] | None:
+    """The versions an `If-Match` header accepts: `None` for `*`, else those of its strong tags."""
+    if value.strip() == "*":
+        return None
+    versions: set[int] = set()
+    for tag in value.split(","):
+        tag = tag.strip()
+        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
+            versions.add(int(tag[1:-1]))
+    return frozenset(versions)
+
+
+def if_match_versions(
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description='Only change the resource if its current `ETag` is one of these, e.g. `"3"`'
+            " (412 otherwise).",
+        ),
+    ] = None,
+) -> frozenset[int] | None:
+    return None if if_match is None else _entity_tag_versions(if_match)
+
+
+IfMatchDep = Annotated[frozenset[int] | None, Depends(if_match_versions)]
+"""The versions a conditional write may apply to; `None` when the client set no condition."""
+
+
+def etag(version: int) -> str:
+    """A resource's entity tag: its version, as a strong ETag."""
+    return f'"{version}"'

@@ -6,7 +6,7 @@ calls `find_page` from its service and returns `Page.of(...)`.
 
 from api.query.bulk import BulkOutcome, BulkResponse, BulkResult, BulkStatus, run_bulk
 from api.query.filters import AnyOf, CommaList, Equals, From, To
-from api.query.listing import ListParams, RawPage, find_page
+from api.query.listing import ListParams, PageParams, RawPage, find_page
 from api.query.pagination import Page
 from api.query.sorting import SortOrder
 
@@ -21,6 +21,7 @@ __all__ = [
     "From",
     "ListParams",
     "Page",
+    "PageParams",
     "RawPage",
     "SortOrder",
     "To",

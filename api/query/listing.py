@@ -23,24 +23,19 @@ _PAGING_FIELDS = frozenset({"page", "limit", "sort_by", "order", "fields", "q"})
 SORT_KEY = "_sort_key"
 
 
-class ListParams(BaseModel):
-    """Query parameters every list endpoint takes. Subclasses add typed filters and `sort_by`.
+class PageParams(BaseModel):
+    """`page`, `limit` and `fields=`: what every paginated endpoint takes.
 
-    Unknown parameters are refused (422), so a misspelt filter never silently widens a query.
-    A subclass sets `selectable_fields` (what `fields=` may name) and declares
-    `sort_by: <ResourceSortField> = <default>`.
+    Unknown parameters are refused (422), so a misspelt one never silently widens a query.
+    A subclass sets `selectable_fields` (what `fields=` may name).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     selectable_fields: ClassVar[frozenset[str]] = frozenset()
-    text_index: ClassVar[TextIndex | None] = None
-    # Sort fields whose order is not the stored value's (e.g. priority by rank, not by name).
-    sort_keys: ClassVar[Mapping[str, Any]] = {}
 
     page: int = Field(default=1, ge=1, le=MAX_PAGE, description="1-based page number.")
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page.")
-    order: SortOrder = Field(default=SortOrder.DESC, description="Sort direction.")
     fields: CommaList[str] | None = Field(
         default=None,
         description="Comma-separated fields to return per item (`id` is always returned).",
@@ -59,6 +54,30 @@ class ListParams(BaseModel):
             allowed = ", ".join(sorted(cls.selectable_fields))
             raise ValueError(f"unknown field(s) {', '.join(unknown)}; selectable: {allowed}")
         return value
+
+    @property
+    def skip(self) -> int:
+        return (self.page - 1) * self.limit
+
+    def projection(self) -> dict[str, int] | None:
+        if self.fields is None:
+            return None
+        return {("_id" if name == "id" else name): 1 for name in self.fields}
+
+
+class ListParams(PageParams):
+    """Query parameters of a list endpoint: paging, sorting and typed filters.
+
+    A subclass declares `sort_by: <ResourceSortField> = <default>` and its filters, annotated with
+    what they become (`Equals`, `AnyOf`, `From`, `To`); a resource with a text index sets
+    `text_index` and declares `q`.
+    """
+
+    text_index: ClassVar[TextIndex | None] = None
+    # Sort fields whose order is not the stored value's (e.g. priority by rank, not by name).
+    sort_keys: ClassVar[Mapping[str, Any]] = {}
+
+    order: SortOrder = Field(default=SortOrder.DESC, description="Sort direction.")
 
     def sort_field(self) -> StrEnum:
         value = getattr(self, "sort_by", None)
@@ -83,11 +102,6 @@ class ListParams(BaseModel):
         """The `q` of a resource with a text index (declared by subclasses that have one)."""
         value = getattr(self, "q", None)
         return value if isinstance(value, str) and value.strip() else None
-
-    def projection(self) -> dict[str, int] | None:
-        if self.fields is None:
-            return None
-        return {("_id" if name == "id" else name): 1 for name in self.fields}
 
 
 def _filter_spec(info: FieldInfo) -> FilterSpec | None:
@@ -160,7 +174,7 @@ async def find_page(
         sort = dict(sort_spec(params.sort_field(), params.order))
     pipeline += [
         {"$sort": sort},
-        {"$skip": (params.page - 1) * params.limit},
+        {"$skip": params.skip},
         {"$limit": params.limit},
         {"$project": params.projection() or {SORT_KEY: 0}},
     ]
