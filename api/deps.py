@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from beanie import PydanticObjectId
-from bson import ObjectId
 from fastapi import Depends, Header, Path, Request
-from pydantic import BeforeValidator
 
 from api.database.capabilities import Capabilities
 from api.database.connection import Database
 from api.errors import UnsupportedMediaType
+from api.schemas import ObjectIdInput
 from api.settings import Settings
 
 
@@ -36,15 +34,8 @@ CapabilitiesDep = Annotated[Capabilities, Depends(get_capabilities)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-def _object_id(value: object) -> object:
-    if isinstance(value, str) and not ObjectId.is_valid(value):
-        raise ValueError(f"{value!r} is not an ObjectId (24 hexadecimal digits)")
-    return value
-
-
 ObjectIdPath = Annotated[
-    PydanticObjectId,
-    BeforeValidator(_object_id),
+    ObjectIdInput,
     Path(
         description="A 24-hex-digit ObjectId.",
         examples=["6650f1c2a7b4e3d2c1b0a998"],

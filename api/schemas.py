@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
 
+from beanie import PydanticObjectId
 from bson import ObjectId
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -19,6 +20,20 @@ ObjectIdStr = Annotated[
     Field(pattern=r"^[0-9a-f]{24}$", examples=["6650f1c2a7b4e3d2c1b0a998"]),
 ]
 """An ObjectId as the API shows it: 24 lowercase hex digits."""
+
+
+def _hex_object_id(value: Any) -> Any:
+    if isinstance(value, str) and not ObjectId.is_valid(value):
+        raise ValueError(f"{value!r} is not an ObjectId (24 hexadecimal digits)")
+    return value
+
+
+ObjectIdInput = Annotated[
+    PydanticObjectId,
+    BeforeValidator(_hex_object_id),
+    Field(examples=["6650f1c2a7b4e3d2c1b0a998"]),
+]
+"""An ObjectId sent by a client (body or path): 24 hex digits, stored as a BSON ObjectId."""
 
 
 class InputModel(BaseModel):

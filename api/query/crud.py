@@ -13,7 +13,7 @@ from beanie import Document, PydanticObjectId
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, InvalidInput, NotFound
 from documents.base import utcnow
 
 
@@ -69,3 +69,14 @@ async def delete_or_404(document: type[Document], id: PydanticObjectId, *, label
     result = await document.get_pymongo_collection().delete_one({"_id": id})
     if result.deleted_count == 0:
         raise NotFound(f"{label} {id} does not exist")
+
+
+async def ensure_exists(
+    document: type[Document], id: PydanticObjectId | None, *, location: str, label: str
+) -> None:
+    """A reference in a request body must name an existing document (422 otherwise)."""
+    if id is None:
+        return
+    found = await document.get_pymongo_collection().find_one({"_id": id}, {"_id": 1})
+    if found is None:
+        raise InvalidInput.at(location, f"{label} {id} does not exist")

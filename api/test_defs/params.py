@@ -1,0 +1,93 @@
+"""List parameters of test cases and of a case's steps."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from api.query import AnyOf, CommaList, From, ListParams, PageParams, To
+from api.query.listing import selectable
+from api.query.text import TextIndex
+from api.test_defs.schemas import StepRead, Tag, TestCaseRead
+from documents.test_defs import CaseStatus, Priority
+
+PRIORITY_RANK = [Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.CRITICAL]
+
+
+class TestCaseSortField(StrEnum):
+    __test__ = False  # not a pytest test class
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    NAME = "name"
+    PRIORITY = "priority"
+    STATUS = "status"
+
+
+SearchQuery = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="Full-text search over name, description and tags (any of the words). "
+        "Without `sort_by`, the most relevant come first.",
+        examples=["login"],
+    ),
+]
+
+
+class TestCaseListParams(ListParams):
+    __test__ = False  # not a pytest test class
+
+    selectable_fields: ClassVar[frozenset[str]] = selectable(TestCaseRead)
+    text_index: ClassVar[TextIndex | None] = TextIndex(
+        weights={"name": 10, "tags": 5, "description": 1}, array_fields=frozenset({"tags"})
+    )
+    # Priority sorts by rank (low < medium < high < critical), not alphabetically.
+    sort_keys: ClassVar[dict[str, Any]] = {
+        TestCaseSortField.PRIORITY: {
+            "$indexOfArray": [[p.value for p in PRIORITY_RANK], "$priority"]
+        }
+    }
+
+    sort_by: TestCaseSortField = TestCaseSortField.CREATED_AT
+    q: SearchQuery = None
+    status: Annotated[
+        CommaList[CaseStatus] | None,
+        AnyOf("status"),
+        Field(description="Any of these statuses, e.g. `active,draft`."),
+    ] = None
+    priority: Annotated[
+        CommaList[Priority] | None,
+        AnyOf("priority"),
+        Field(description="Any of these priorities, e.g. `high,critical`."),
+    ] = None
+    tags: Annotated[
+        CommaList[Tag] | None,
+        AnyOf("tags"),
+        Field(description="Cases having any of these tags, e.g. `smoke,regression`."),
+    ] = None
+    owner: Annotated[
+        CommaList[Annotated[str, Field(min_length=1, max_length=200)]] | None,
+        AnyOf("owner"),
+        Field(description="Cases owned by any of these owners."),
+    ] = None
+    created_from: Annotated[
+        datetime | None, From("created_at"), Field(description="Created at or after (ISO 8601).")
+    ] = None
+    created_to: Annotated[
+        datetime | None, To("created_at"), Field(description="Created at or before (ISO 8601).")
+    ] = None
+    updated_from: Annotated[
+        datetime | None, From("updated_at"), Field(description="Updated at or after (ISO 8601).")
+    ] = None
+    updated_to: Annotated[
+        datetime | None, To("updated_at"), Field(description="Updated at or before (ISO 8601).")
+    ] = None
+
+
+class StepListParams(PageParams):
+    """A case's steps, in order."""
+
+    selectable_fields: ClassVar[frozenset[str]] = selectable(StepRead)

@@ -1,0 +1,234 @@
+"""Request and response bodies of test cases and their steps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+)
+
+from api.schemas import InputModel, Name, ObjectIdInput, ObjectIdStr, ReadModel, UpdateModel
+from documents.test_defs import CaseStatus, Priority, StepAction
+
+MAX_STEPS = 500
+MAX_TIMEOUT_MS = 600_000
+
+Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s$][^\s]*$")]
+Tags = Annotated[list[Tag], Field(max_length=50, examples=[["smoke", "login"]])]
+Text = Annotated[str, Field(max_length=10_000)]
+AutomationKey = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=500,
+        description="How imported results find this case, e.g. a JUnit `classname.name`. "
+        "Unique when present.",
+        examples=["com.example.LoginTest.testValidLogin"],
+    ),
+]
+_URL: TypeAdapter[Any] = TypeAdapter(Annotated[str, Field(pattern=r"^https?://\S+$")])
+TargetUrl = Annotated[str, Field(max_length=2000), AfterValidator(_URL.validate_python)]
+
+
+def _unique_in_order(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class StepInput(InputModel):
+    """A step as a client writes it; the service gives it its `id` and `order`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "type",
+                    "selector": "#username",
+                    "value": "alice",
+                    "description": "Enter the user name",
+                }
+            ]
+        }
+    )
+
+    action: StepAction
+    selector: str | None = Field(default=None, max_length=2000)
+    value: str | None = Field(default=None, max_length=10_000)
+    description: str | None = Field(default=None, max_length=2000)
+    expected: str | None = Field(default=None, max_length=2000)
+    timeout_ms: int = Field(default=30_000, ge=0, le=MAX_TIMEOUT_MS)
+    optional: bool = False
+    screenshot_on_failure: bool = True
+
+
+class StepCreate(StepInput):
+    position: int | None = Field(
+        default=None,
+        ge=1,
+        description="1-based position to insert the step at; the steps from there move down. "
+        "Omitted (or past the end): appended.",
+    )
+
+
+class StepUpdate(UpdateModel):
+    nullable_fields: ClassVar[frozenset[str]] = frozenset(
+        {"selector", "value", "description", "expected"}
+    )
+
+    action: StepAction | None = None
+    selector: str | None = Field(default=None, max_length=2000)
+    value: str | None = Field(default=None, max_length=10_000)
+    description: str | None = Field(default=None, max_length=2000)
+    expected: str | None = Field(default=None, max_length=2000)
+    timeout_ms: int | None = Field(default=None, ge=0, le=MAX_TIMEOUT_MS)
+    optional: bool | None = None
+    screenshot_on_failure: bool | None = None
+
+
+class StepOrder(InputModel):
+    """The full list of the case's step ids, in the new order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"step_ids": ["3f9a1c2b7d4e", "a1b2c3d4e5f6"]}]}
+    )
+
+    step_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(max_length=MAX_STEPS)
+
+    @field_validator("step_ids")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        repeated = sorted({step_id for step_id in value if value.count(step_id) > 1})
+        if repeated:
+            raise ValueError(f"step ids repeated: {', '.join(repeated)}")
+        return value
+
+
+class StepRead(BaseModel):
+    """A step of a test case. `id` is stable across edits and reordering; `order` is 1-based."""
+
+    id: str
+    order: int
+    action: StepAction
+    selector: str | None
+    value: str | None
+    description: str | None
+    expected: str | None
+    timeout_ms: int
+    optional: bool
+    screenshot_on_failure: bool
+
+
+class TestCaseCreate(InputModel):
+    __test__ = False  # not a pytest test class
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Valid login",
+                    "description": "A registered user signs in with the right password",
+                    "status": "active",
+                    "priority": "high",
+                    "tags": ["smoke", "login"],
+                    "target_url": "https://staging.example.com/login",
+                    "owner": "alice",
+                    "automation_key": "com.example.LoginTest.testValidLogin",
+                    "steps": [
+                        {"action": "navigate", "value": "https://staging.example.com/login"},
+                        {"action": "type", "selector": "#username", "value": "alice"},
+                        {"action": "click", "selector": "button[type=submit]"},
+                        {"action": "assert_url", "value": "/dashboard"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    name: Name
+    description: Text | None = None
+    status: CaseStatus = CaseStatus.DRAFT
+    priority: Priority = Priority.MEDIUM
+    tags: Tags = Field(default_factory=list)
+    preconditions: Text | None = None
+    expected_result: Text | None = None
+    target_url: TargetUrl | None = None
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    automation_key: AutomationKey | None = None
+    browser_configuration_id: ObjectIdInput | None = None
+    environment_id: ObjectIdInput | None = None
+    steps: list[StepInput] = Field(default_factory=list, max_length=MAX_STEPS)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_once(cls, value: list[str]) -> list[str]:
+        return _unique_in_order(value)
+
+
+class TestCaseUpdate(UpdateModel):
+    """The fields to change. Steps change through `/tests/{id}/steps`."""
+
+    __test__ = False  # not a pytest test class
+
+    nullable_fields: ClassVar[frozenset[str]] = frozenset(
+        {
+            "description",
+            "preconditions",
+            "expected_result",
+            "target_url",
+            "owner",
+            "automation_key",
+            "browser_configuration_id",
+            "environment_id",
+        }
+    )
+
+    name: Name | None = None
+    description: Text | None = None
+    status: CaseStatus | None = None
+    priority: Priority | None = None
+    tags: Tags | None = None
+    preconditions: Text | None = None
+    expected_result: Text | None = None
+    target_url: TargetUrl | None = None
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    automation_key: AutomationKey | None = None
+    browser_configuration_id: ObjectIdInput | None = None
+    environment_id: ObjectIdInput | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_once(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _unique_in_order(value)
+
+
+class TestCaseRead(ReadModel):
+    """A test case with its ordered steps. `version` grows by one with every change."""
+
+    __test__ = False  # not a pytest test class
+
+    name: str
+    description: str | None
+    status: CaseStatus
+    priority: Priority
+    tags: list[str]
+    preconditions: str | None
+    expected_result: str | None
+    target_url: str | None
+    owner: str | None
+    automation_key: str | None
+    template_id: ObjectIdStr | None
+    browser_configuration_id: ObjectIdStr | None
+    environment_id: ObjectIdStr | None
+    version: int
+    steps: list[StepRead]
+
+
+class CloneRequest(InputModel):
+    name: Name | None = Field(
+        default=None, description="The copy's name; default: the original's plus \" (copy)\"."
+    )
