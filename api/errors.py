@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pymongo.errors import DuplicateKeyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -132,20 +132,35 @@ def _location(loc: Sequence[int | str]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def validation_problem(errors: Sequence[Any], instance: str | None = None) -> Problem:
-    field_errors = [
+def _field_errors(
+    errors: Sequence[Any], prefix: Sequence[int | str] = ()
+) -> list[ProblemFieldError]:
+    return [
         ProblemFieldError(
-            location=_location(error.get("loc", ())),
+            location=_location([*prefix, *error.get("loc", ())]),
             message=str(error.get("msg", "")).removeprefix("Value error, "),
         )
         for error in errors
     ]
-    detail = "; ".join(f"{e.location}: {e.message}" for e in field_errors) or "Invalid input"
+
+
+def _detail(field_errors: Sequence[ProblemFieldError]) -> str:
+    return "; ".join(f"{e.location}: {e.message}" for e in field_errors) or "Invalid input"
+
+
+def invalid_input(exc: ValidationError, *, at: Sequence[int | str]) -> InvalidInput:
+    """A pydantic error found while validating part of a request (e.g. one bulk item) by hand."""
+    field_errors = _field_errors(exc.errors(), at)
+    return InvalidInput(_detail(field_errors), errors=field_errors)
+
+
+def validation_problem(errors: Sequence[Any], instance: str | None = None) -> Problem:
+    field_errors = _field_errors(errors)
     return Problem(
         type=PROBLEM_TYPE_BASE + InvalidInput.slug,
         title=HTTPStatus.UNPROCESSABLE_ENTITY.phrase,
         status=HTTPStatus.UNPROCESSABLE_ENTITY,
-        detail=detail,
+        detail=_detail(field_errors),
         instance=instance,
         errors=field_errors,
     )

@@ -75,7 +75,9 @@ def _write_error(error: dict[str, Any]) -> ProblemError:
     return Conflict(message)
 
 
-async def run_bulk(collection: AsyncCollection[Any], items: Sequence[BulkOutcome]) -> BulkResponse:
+async def run_bulk(
+    collection: AsyncCollection[Any], items: Sequence[BulkOutcome], *, label: str
+) -> BulkResponse:
     """Write the items' ops in one unordered bulk write; report every item in order.
 
     Updates and deletes of ids that do not exist are reported as 404 per item: their existence is
@@ -92,7 +94,7 @@ async def run_bulk(collection: AsyncCollection[Any], items: Sequence[BulkOutcome
         for item in outcomes:
             if item.op is not None and not isinstance(item.op, InsertOne) and item.id not in found:
                 item.op = None
-                item.error = NotFound(f"{item.id} does not exist")
+                item.error = NotFound(f"{label} {item.id} does not exist")
     plan = _Plan()
     for index, item in enumerate(outcomes):
         if item.op is not None:

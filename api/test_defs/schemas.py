@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -13,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from api.query.bulk import MAX_BULK_ITEMS
 from api.schemas import InputModel, Name, ObjectIdInput, ObjectIdStr, ReadModel, UpdateModel
 from documents.test_defs import CaseStatus, Priority, StepAction
 
@@ -231,4 +233,45 @@ class TestCaseRead(ReadModel):
 class CloneRequest(InputModel):
     name: Name | None = Field(
         default=None, description="The copy's name; default: the original's plus \" (copy)\"."
+    )
+
+
+class BulkOp(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class BulkOperation(InputModel):
+    """One operation. `data` is a test case body (`create`) or the fields to change (`update`);
+    it and `id` are checked per operation, so one bad operation fails alone."""
+
+    op: BulkOp
+    id: str | None = Field(default=None, description="The case to update or delete.")
+    data: dict[str, Any] | None = None
+
+
+class BulkRequest(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "operations": [
+                        {"op": "create", "data": {"name": "Logout", "tags": ["smoke"]}},
+                        {
+                            "op": "update",
+                            "id": "6650f1c2a7b4e3d2c1b0a998",
+                            "data": {"status": "active"},
+                        },
+                        {"op": "delete", "id": "6650f1c2a7b4e3d2c1b0a999"},
+                    ]
+                }
+            ]
+        }
+    )
+
+    operations: list[BulkOperation] = Field(
+        min_length=1,
+        max_length=MAX_BULK_ITEMS,
+        description=f"1 to {MAX_BULK_ITEMS} operations, run as one unordered bulk write.",
     )

@@ -352,7 +352,7 @@ class TestBulkItemFailures:
     ) -> None:
         items = [_insert("a"), _invalid("name is too long"), _insert("b")]
 
-        response = await run_bulk(things, items)
+        response = await run_bulk(things, items, label="thing")
 
         assert [(r.index, r.status) for r in response.results] == [
             (0, BulkStatus.CREATED),
@@ -380,7 +380,7 @@ class TestBulkItemFailures:
     ) -> None:
         items = [_insert("existing"), _insert("new"), _insert("new"), _insert("other")]
 
-        response = await run_bulk(things, items)
+        response = await run_bulk(things, items, label="thing")
 
         statuses = [r.status for r in response.results]
         assert statuses == [
@@ -400,10 +400,10 @@ class TestBulkItemFailures:
         self, things: AsyncCollection[Any]
     ) -> None:
         other = _insert("other")
-        await run_bulk(things, [other])
+        await run_bulk(things, [other], label="thing")
         assert other.id is not None
 
-        response = await run_bulk(things, [_update(other.id, name="existing")])
+        response = await run_bulk(things, [_update(other.id, name="existing")], label="thing")
 
         [result] = response.results
         assert result.error is not None
@@ -423,7 +423,7 @@ class TestBulkItemFailures:
             _insert("named"),
         ]
 
-        response = await run_bulk(collection, items)
+        response = await run_bulk(collection, items, label="thing")
 
         assert [r.status for r in response.results] == [BulkStatus.FAILED, BulkStatus.CREATED]
         error = response.results[0].error
@@ -438,7 +438,7 @@ class TestBulkItemFailures:
         missing = ObjectId()
         items = [_update(missing, size=2), _update(existing, size=3), _delete(ObjectId())]
 
-        response = await run_bulk(things, items)
+        response = await run_bulk(things, items, label="thing")
 
         assert [r.status for r in response.results] == [
             BulkStatus.FAILED,
@@ -464,7 +464,7 @@ class TestBulkResults:
     ) -> None:
         existing = await _existing_id(things)
         doomed = _insert("doomed")
-        await run_bulk(things, [doomed])
+        await run_bulk(things, [doomed], label="thing")
         assert doomed.id is not None
         items = [
             _delete(ObjectId()),
@@ -475,7 +475,7 @@ class TestBulkResults:
             _delete(doomed.id),
         ]
 
-        response = await run_bulk(things, items)
+        response = await run_bulk(things, items, label="thing")
 
         assert [r.index for r in response.results] == list(range(len(items)))
         assert [r.status for r in response.results] == [
@@ -504,7 +504,7 @@ class TestBulkResults:
         assert await things.count_documents({"name": "existing", "size": 10}) == 1
 
     async def test_no_items_is_an_empty_result(self, things: AsyncCollection[Any]) -> None:
-        response = await run_bulk(things, [])
+        response = await run_bulk(things, [], label="thing")
 
         assert response.results == []
         assert (response.created, response.updated, response.deleted, response.failed) == (
@@ -519,7 +519,7 @@ class TestBulkSizeLimit:
     async def test_accepts_the_maximum_number_of_items(self, things: AsyncCollection[Any]) -> None:
         items = [_delete(ObjectId()) for _ in range(MAX_BULK_ITEMS)]
 
-        response = await run_bulk(things, items)
+        response = await run_bulk(things, items, label="thing")
 
         assert response.failed == MAX_BULK_ITEMS
         assert {r.error.status for r in response.results if r.error} == {404}
@@ -530,7 +530,7 @@ class TestBulkSizeLimit:
         items = [_insert(f"item-{n}") for n in range(MAX_BULK_ITEMS + 1)]
 
         with pytest.raises(ProblemError) as refused:
-            await run_bulk(things, items)
+            await run_bulk(things, items, label="thing")
 
         problem = refused.value.to_problem()
         assert problem.status == 422

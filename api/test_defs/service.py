@@ -1,0 +1,404 @@
+"""Test cases and their steps: every query they need.
+
+Every change of a case is one atomic update of its document that also bumps `version`. Step
+changes that move steps (insert, delete, reorder) are update pipelines that rewrite the array and
+renumber `order` on the server, so concurrent writers never overwrite each other's steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from beanie import PydanticObjectId
+from bson import ObjectId
+from pydantic import ValidationError
+from pymongo import DeleteOne, InsertOne, ReturnDocument, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from api.database.capabilities import Capabilities
+from api.database.transactions import transaction
+from api.errors import InvalidInput, NotFound, PreconditionFailed, ProblemError, invalid_input
+from api.query import RawPage, find_page
+from api.query.bulk import BulkOutcome, BulkResponse, BulkStatus, run_bulk
+from api.query.crud import duplicate_conflict, ensure_exists, get_or_404, insert
+from api.test_defs.params import StepListParams, TestCaseListParams
+from api.test_defs.schemas import (
+    MAX_STEPS,
+    BulkOp,
+    BulkOperation,
+    StepCreate,
+    StepInput,
+    StepOrder,
+    StepUpdate,
+    TestCaseCreate,
+    TestCaseUpdate,
+)
+from documents.base import utcnow
+from documents.configurations import BrowserConfiguration, TestEnvironment
+from documents.test_defs import CaseStatus, TestCase, TestStep, TestSuite, new_step_id
+
+CASE = "test case"
+
+type IfMatch = frozenset[int] | None
+
+
+def _collection() -> AsyncCollection[dict[str, Any]]:
+    collection: AsyncCollection[dict[str, Any]] = TestCase.get_pymongo_collection()
+    return collection
+
+
+class _NoMatch(InvalidInput):
+    """A conditional update matched nothing, though the case exists at the expected version."""
+
+
+def new_steps(steps: Sequence[StepInput]) -> list[TestStep]:
+    """Steps as stored: each with a fresh stable id, `order` 1..n."""
+    return [
+        TestStep(id=new_step_id(), order=position, **step.model_dump())
+        for position, step in enumerate(steps, start=1)
+    ]
+
+
+async def _check_references(data: TestCaseCreate | TestCaseUpdate) -> None:
+    await ensure_exists(
+        BrowserConfiguration,
+        data.browser_configuration_id,
+        location="body.browser_configuration_id",
+        label="browser configuration",
+    )
+    await ensure_exists(
+        TestEnvironment, data.environment_id, location="body.environment_id", label="environment"
+    )
+
+
+def _version_filter(id: PydanticObjectId, if_match: IfMatch) -> dict[str, Any]:
+    query: dict[str, Any] = {"_id": id}
+    if if_match is not None:
+        query["version"] = {"$in": sorted(if_match)}
+    return query
+
+
+async def _why_unchanged(
+    id: PydanticObjectId, if_match: IfMatch, *, step_id: str | None = None
+) -> Exception:
+    """Why a conditional update matched nothing: unknown case, stale version or unknown step."""
+    current = await _collection().find_one({"_id": id}, {"version": 1, "steps.id": 1})
+    if current is None:
+        return NotFound(f"{CASE} {id} does not exist")
+    if if_match is not None and current["version"] not in if_match:
+        return PreconditionFailed(
+            f'{CASE} {id} is at version {current["version"]} (ETag "{current["version"]}"), '
+            "not the one If-Match names: read it again and retry"
+        )
+    if step_id is not None and step_id not in {step["id"] for step in current["steps"]}:
+        return NotFound(f"step {step_id} of {CASE} {id} does not exist")
+    return _NoMatch(f"{CASE} {id} could not be changed")
+
+
+# -- test cases ------------------------------------------------------------------------------
+
+
+async def create_case(
+    *, data: TestCaseCreate, template_id: PydanticObjectId | None = None
+) -> TestCase:
+    await _check_references(data)
+    case = TestCase(
+        **data.model_dump(exclude={"steps"}),
+        steps=new_steps(data.steps),
+        template_id=template_id,
+    )
+    return await insert(case, label=CASE)
+
+
+async def get_case(*, id: PydanticObjectId) -> TestCase:
+    return await get_or_404(TestCase, id, label=CASE)
+
+
+async def list_cases(*, params: TestCaseListParams, capabilities: Capabilities) -> RawPage:
+    return await find_page(TestCase, params, full_text=capabilities.full_text_search)
+
+
+async def _apply(
+    id: PydanticObjectId,
+    update: Mapping[str, Any] | list[dict[str, Any]],
+    *,
+    if_match: IfMatch,
+    extra_filter: Mapping[str, Any] | None = None,
+    step_id: str | None = None,
+    array_filters: list[dict[str, Any]] | None = None,
+) -> TestCase:
+    """One atomic update of a case; the reason it matched nothing becomes the error."""
+    query = {**_version_filter(id, if_match), **(extra_filter or {})}
+    try:
+        raw = await _collection().find_one_and_update(
+            query, update, array_filters=array_filters, return_document=ReturnDocument.AFTER
+        )
+    except DuplicateKeyError as exc:
+        raise duplicate_conflict(exc, label=CASE) from exc
+    if raw is None:
+        raise await _why_unchanged(id, if_match, step_id=step_id)
+    case: TestCase = TestCase.model_validate(raw)
+    return case
+
+
+def _touch(changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`$set` the changes and `updated_at`, `$inc` the version: every change of a case."""
+    return {"$set": {**(changes or {}), "updated_at": utcnow()}, "$inc": {"version": 1}}
+
+
+async def update_case(*, id: PydanticObjectId, data: TestCaseUpdate, if_match: IfMatch) -> TestCase:
+    await _check_references(data)
+    changes = data.changes()
+    if not changes:
+        current = await get_case(id=id)
+        if if_match is not None and current.version not in if_match:
+            raise await _why_unchanged(id, if_match)
+        return current
+    return await _apply(id, _touch(changes), if_match=if_match)
+
+
+async def delete_case(
+    *, id: PydanticObjectId, if_match: IfMatch, capabilities: Capabilities
+) -> None:
+    """Delete the case and take it out of every suite that lists it.
+
+    In a transaction where the deployment has them. Elsewhere the suites let go of it first, so an
+    interruption leaves a case in no suite rather than a suite listing a case that is gone.
+    """
+    query = _version_filter(id, if_match)
+    collection = _collection()
+    async with transaction(collection.database.client, capabilities) as session:
+        if await collection.find_one(query, {"_id": 1}, session=session) is None:
+            raise await _why_unchanged(id, if_match)
+        await TestSuite.get_pymongo_collection().update_many(
+            {"test_case_ids": id},
+            {"$pull": {"test_case_ids": id}, "$set": {"updated_at": utcnow()}},
+            session=session,
+        )
+        result = await collection.delete_one(query, session=session)
+    if result.deleted_count == 0:
+        raise await _why_unchanged(id, if_match)
+
+
+async def clone_case(*, id: PydanticObjectId, name: str | None) -> TestCase:
+    """A copy with a new id, new step ids, status draft, version 1 and no automation key."""
+    original = await get_case(id=id)
+    copy = TestCase(
+        **original.model_dump(
+            exclude={"id", "revision_id", "created_at", "updated_at", "version", "steps"}
+        ),
+        steps=[TestStep(**{**step.model_dump(), "id": new_step_id()}) for step in original.steps],
+    )
+    copy.name = name or f"{original.name} (copy)"
+    copy.status = CaseStatus.DRAFT
+    copy.automation_key = None
+    return await insert(copy, label=CASE)
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+_BIG = 1_000_000  # "to the end" for $slice
+
+_RENUMBERED = {
+    "$map": {
+        "input": {"$range": [0, {"$size": "$steps"}]},
+        "as": "i",
+        "in": {
+            "$mergeObjects": [{"$arrayElemAt": ["$steps", "$$i"]}, {"order": {"$add": ["$$i", 1]}}]
+        },
+    }
+}
+
+
+def _rewrite_steps(steps: Any) -> list[dict[str, Any]]:
+    """An update pipeline that replaces `steps`, renumbers them and bumps the version."""
+    return [
+        {"$set": {"steps": steps}},
+        {
+            "$set": {
+                "steps": _RENUMBERED,
+                "version": {"$add": ["$version", 1]},
+                "updated_at": {"$literal": utcnow()},
+            }
+        },
+    ]
+
+
+def _step(case: TestCase, step_id: str) -> TestStep:
+    return next(step for step in case.steps if step.id == step_id)
+
+
+async def list_steps(*, id: PydanticObjectId, params: StepListParams) -> tuple[list[Any], int]:
+    """One page of a case's steps, in order; `fields=` is projected on the server."""
+    page: dict[str, Any] = {"$slice": ["$steps", params.skip, params.limit]}
+    if params.fields is not None:
+        page = {"$map": {"input": page, "in": {name: f"$$this.{name}" for name in params.fields}}}
+    pipeline: list[dict[str, Any]] = [
+        {"$match": {"_id": id}},
+        {"$project": {"_id": 0, "items": page, "total": {"$size": "$steps"}}},
+    ]
+    found = await (await _collection().aggregate(pipeline)).to_list()
+    if not found:
+        raise NotFound(f"{CASE} {id} does not exist")
+    return found[0]["items"], found[0]["total"]
+
+
+async def add_step(
+    *, id: PydanticObjectId, data: StepCreate, if_match: IfMatch
+) -> tuple[TestStep, TestCase]:
+    step = TestStep(id=new_step_id(), **data.model_dump(exclude={"position"}))
+    literal = {"$literal": [step.model_dump()]}
+    before = None if data.position is None else data.position - 1
+    parts: list[Any]
+    if before is None:
+        parts = ["$steps", literal]
+    elif before == 0:
+        parts = [literal, "$steps"]
+    else:
+        parts = [{"$slice": ["$steps", before]}, literal, {"$slice": ["$steps", before, _BIG]}]
+    full = f"steps.{MAX_STEPS - 1}"
+    try:
+        case = await _apply(
+            id,
+            _rewrite_steps({"$concatArrays": parts}),
+            if_match=if_match,
+            extra_filter={full: {"$exists": False}},
+        )
+    except _NoMatch as exc:
+        raise InvalidInput(f"{CASE} {id} already has {MAX_STEPS} steps, the most it may") from exc
+    return _step(case, step.id), case
+
+
+async def update_step(
+    *, id: PydanticObjectId, step_id: str, data: StepUpdate, if_match: IfMatch
+) -> tuple[TestStep, TestCase]:
+    changes = {f"steps.$[step].{name}": value for name, value in data.changes().items()}
+    case = await _apply(
+        id,
+        _touch(changes),
+        if_match=if_match,
+        extra_filter={"steps.id": step_id},
+        step_id=step_id,
+        array_filters=[{"step.id": step_id}],
+    )
+    return _step(case, step_id), case
+
+
+async def delete_step(*, id: PydanticObjectId, step_id: str, if_match: IfMatch) -> TestCase:
+    remaining = {"$filter": {"input": "$steps", "cond": {"$ne": ["$$this.id", step_id]}}}
+    return await _apply(
+        id,
+        _rewrite_steps(remaining),
+        if_match=if_match,
+        extra_filter={"steps.id": step_id},
+        step_id=step_id,
+    )
+
+
+async def reorder_steps(*, id: PydanticObjectId, data: StepOrder, if_match: IfMatch) -> TestCase:
+    """Put the steps in the order given; the list must name every step of the case, once.
+
+    The update applies only while the case has exactly these steps, so a step added or removed
+    meanwhile is reported rather than lost.
+    """
+    ids = data.step_ids
+    reordered = {
+        "$map": {
+            "input": {"$literal": ids},
+            "as": "sid",
+            "in": {
+                "$arrayElemAt": [
+                    {"$filter": {"input": "$steps", "cond": {"$eq": ["$$this.id", "$$sid"]}}},
+                    0,
+                ]
+            },
+        }
+    }
+    same_steps: dict[str, Any] = {"steps": {"$size": len(ids)}}
+    if ids:
+        same_steps["steps.id"] = {"$all": ids}
+    try:
+        return await _apply(
+            id, _rewrite_steps(reordered), if_match=if_match, extra_filter=same_steps
+        )
+    except _NoMatch:
+        current = await get_case(id=id)
+        present = [step.id for step in current.steps]
+        missing = [step_id for step_id in present if step_id not in ids]
+        unknown = [step_id for step_id in ids if step_id not in present]
+        problems = []
+        if missing:
+            problems.append(f"missing: {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown: {', '.join(unknown)}")
+        raise InvalidInput.at(
+            "body.step_ids",
+            "step_ids must list every step of the case exactly once; " + "; ".join(problems),
+        ) from None
+
+
+# -- bulk ------------------------------------------------------------------------------------
+
+
+def _operation_id(operation: BulkOperation, index: int) -> PydanticObjectId:
+    if operation.id is None or not ObjectId.is_valid(operation.id):
+        raise InvalidInput.at(
+            f"body.operations.{index}.id", f"{operation.op} needs the id of a test case"
+        )
+    return PydanticObjectId(operation.id)
+
+
+async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
+    """The write for one operation, after the same checks its single-case endpoint makes."""
+    at = ("body", "operations", index, "data")
+    match operation.op:
+        case BulkOp.CREATE:
+            try:
+                data = TestCaseCreate.model_validate(operation.data or {})
+            except ValidationError as exc:
+                raise invalid_input(exc, at=at) from exc
+            await _check_references(data)
+            case = TestCase(**data.model_dump(exclude={"steps"}), steps=new_steps(data.steps))
+            case.id = PydanticObjectId()
+            document = case.model_dump(by_alias=True, exclude={"revision_id"})
+            return BulkOutcome(status=BulkStatus.CREATED, id=case.id, op=InsertOne(document))
+        case BulkOp.UPDATE:
+            id = _operation_id(operation, index)
+            try:
+                changes = TestCaseUpdate.model_validate(operation.data or {})
+            except ValidationError as exc:
+                raise invalid_input(exc, at=at) from exc
+            await _check_references(changes)
+            return BulkOutcome(
+                status=BulkStatus.UPDATED,
+                id=id,
+                op=UpdateOne({"_id": id}, _touch(changes.changes())),
+            )
+        case BulkOp.DELETE:
+            id = _operation_id(operation, index)
+            return BulkOutcome(status=BulkStatus.DELETED, id=id, op=DeleteOne({"_id": id}))
+
+
+async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
+    """Create, update and delete many cases in one unordered bulk write; deleted cases also
+    leave every suite that listed them."""
+    planned: list[BulkOutcome] = []
+    for index, operation in enumerate(operations):
+        try:
+            planned.append(await _plan(operation, index))
+        except ProblemError as exc:
+            planned.append(BulkOutcome(status=BulkStatus.FAILED, error=exc))
+    response = await run_bulk(_collection(), planned, label=CASE)
+    deleted = [
+        PydanticObjectId(result.id)
+        for result in response.results
+        if result.status is BulkStatus.DELETED and result.id is not None
+    ]
+    if deleted:
+        await TestSuite.get_pymongo_collection().update_many(
+            {"test_case_ids": {"$in": deleted}},
+            {"$pull": {"test_case_ids": {"$in": deleted}}, "$set": {"updated_at": utcnow()}},
+        )
+    return response
