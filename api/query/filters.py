@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 
 def _split_commas(value: Any) -> Any:
@@ -102,3 +102,18 @@ def combine(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     if extra:
         return {"$and": [merged, *extra]}
     return merged
+
+
+# The date-range filters most resources share: `created_from=...&created_to=...`.
+CreatedFrom = Annotated[
+    datetime | None, From("created_at"), Field(description="Created at or after (ISO 8601).")
+]
+CreatedTo = Annotated[
+    datetime | None, To("created_at"), Field(description="Created at or before (ISO 8601).")
+]
+UpdatedFrom = Annotated[
+    datetime | None, From("updated_at"), Field(description="Updated at or after (ISO 8601).")
+]
+UpdatedTo = Annotated[
+    datetime | None, To("updated_at"), Field(description="Updated at or before (ISO 8601).")
+]

@@ -1,12 +1,12 @@
 """List parameters of test cases and of a case's steps."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from api.query import AnyOf, CommaList, From, ListParams, PageParams, To
+from api.query import AnyOf, CommaList, ListParams, PageParams
+from api.query.filters import CreatedFrom, CreatedTo, UpdatedFrom, UpdatedTo
 from api.query.listing import selectable
 from api.query.text import TextIndex
 from api.test_defs.schemas import StepRead, Tag, TestCaseRead
@@ -73,18 +73,10 @@ class TestCaseListParams(ListParams):
         AnyOf("owner"),
         Field(description="Cases owned by any of these owners."),
     ] = None
-    created_from: Annotated[
-        datetime | None, From("created_at"), Field(description="Created at or after (ISO 8601).")
-    ] = None
-    created_to: Annotated[
-        datetime | None, To("created_at"), Field(description="Created at or before (ISO 8601).")
-    ] = None
-    updated_from: Annotated[
-        datetime | None, From("updated_at"), Field(description="Updated at or after (ISO 8601).")
-    ] = None
-    updated_to: Annotated[
-        datetime | None, To("updated_at"), Field(description="Updated at or before (ISO 8601).")
-    ] = None
+    created_from: CreatedFrom = None
+    created_to: CreatedTo = None
+    updated_from: UpdatedFrom = None
+    updated_to: UpdatedTo = None
 
 
 class StepListParams(PageParams):
