@@ -43,7 +43,7 @@ ObjectIdPath = Annotated[
     ),
 ]
 
-_JSON_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_JSON_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _is_json(content_type: str) -> bool:

@@ -13,6 +13,9 @@ from api.database.connection import Database
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.health.router import router as health_router
 from api.settings import Settings, get_settings
+from api.suites.router import router as suites_router
+from api.templates.router import router as templates_router
+from api.test_defs.router import router as tests_router
 
 API_PREFIX = "/api/v1"
 
@@ -52,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(configurations_router)
+    api.include_router(tests_router)
+    api.include_router(suites_router)
+    api.include_router(templates_router)
     app.include_router(api)
     app.include_router(health_router)
     _document_problems_only_as_problem_json(app)

@@ -63,6 +63,10 @@ class ReadModel(BaseModel):
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Chrome desktop"])]
+Tag = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[^\s$][^\s]*$", examples=["smoke"])
+]
+"""A label on a test case or suite: no spaces, not starting with `$`."""
 
 
 class UpdateModel(InputModel):

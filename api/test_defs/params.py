@@ -9,7 +9,8 @@ from api.query import AnyOf, CommaList, ListParams, PageParams
 from api.query.filters import CreatedFrom, CreatedTo, UpdatedFrom, UpdatedTo
 from api.query.listing import selectable
 from api.query.text import TextIndex
-from api.test_defs.schemas import StepRead, Tag, TestCaseRead
+from api.schemas import Tag
+from api.test_defs.schemas import StepRead, TestCaseRead
 from documents.test_defs import CaseStatus, Priority
 
 PRIORITY_RANK = [Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.CRITICAL]

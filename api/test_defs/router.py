@@ -18,6 +18,7 @@ from api.test_defs.schemas import (
     StepRead,
     StepUpdate,
     TestCaseCreate,
+    TestCaseItem,
     TestCaseRead,
     TestCaseUpdate,
 )
@@ -30,7 +31,6 @@ router = APIRouter(
     responses=problem_responses(422),
 )
 
-TestCaseItem = partial_model(TestCaseRead)
 StepItem = partial_model(StepRead)
 
 StepIdPath = Annotated[

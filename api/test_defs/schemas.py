@@ -15,13 +15,21 @@ from pydantic import (
 )
 
 from api.query.bulk import MAX_BULK_ITEMS
-from api.schemas import InputModel, Name, ObjectIdInput, ObjectIdStr, ReadModel, UpdateModel
+from api.query.fields import partial_model
+from api.schemas import (
+    InputModel,
+    Name,
+    ObjectIdInput,
+    ObjectIdStr,
+    ReadModel,
+    Tag,
+    UpdateModel,
+)
 from documents.test_defs import CaseStatus, Priority, StepAction
 
 MAX_STEPS = 500
 MAX_TIMEOUT_MS = 600_000
 
-Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\s$][^\s]*$")]
 Tags = Annotated[list[Tag], Field(max_length=50, examples=[["smoke", "login"]])]
 Text = Annotated[str, Field(max_length=10_000)]
 AutomationKey = Annotated[
@@ -228,6 +236,10 @@ class TestCaseRead(ReadModel):
     environment_id: ObjectIdStr | None
     version: int
     steps: list[StepRead]
+
+
+TestCaseItem = partial_model(TestCaseRead)
+"""A test case in a list: the fields `fields=` selects, all of them by default."""
 
 
 class CloneRequest(InputModel):

@@ -1,0 +1,1 @@
+"""Test suites: ordered collections of test cases (`/suites`)."""

@@ -1,0 +1,126 @@
+"""Test suites and their membership: every query they need.
+
+A suite owns the many-to-many with test cases: its ordered `test_case_ids`. Membership changes
+are single atomic updates of that array, so concurrent adds and removes never lose each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from beanie import PydanticObjectId
+from pymongo import ReturnDocument
+
+from api.errors import InvalidInput, NotFound, ProblemFieldError
+from api.query import RawPage, find_page
+from api.query.crud import delete_or_404, ensure_exists, get_or_404, insert, update_fields
+from api.suites.params import SuiteListParams, SuiteTestListParams
+from api.suites.schemas import SuiteCreate, SuiteUpdate
+from documents.base import utcnow
+from documents.configurations import BrowserConfiguration, TestEnvironment
+from documents.test_defs import TestCase, TestSuite
+
+SUITE = "test suite"
+
+
+async def _ensure_references_exist(values: Mapping[str, Any]) -> None:
+    """422 naming the field when a default configuration or environment does not exist."""
+    await ensure_exists(
+        BrowserConfiguration,
+        values.get("browser_configuration_id"),
+        location="body.browser_configuration_id",
+        label="browser configuration",
+    )
+    await ensure_exists(
+        TestEnvironment,
+        values.get("environment_id"),
+        location="body.environment_id",
+        label="test environment",
+    )
+
+
+async def _ensure_cases_exist(ids: Sequence[PydanticObjectId]) -> None:
+    """422 listing every id that is not a test case (one `$in` query)."""
+    cursor = TestCase.get_pymongo_collection().find({"_id": {"$in": list(ids)}}, {"_id": 1})
+    found = {doc["_id"] async for doc in cursor}
+    missing = [(index, id) for index, id in enumerate(ids) if id not in found]
+    if missing:
+        raise InvalidInput(
+            f"test cases do not exist: {', '.join(str(id) for _, id in missing)}",
+            errors=[
+                ProblemFieldError(
+                    location=f"body.test_case_ids.{index}", message=f"test case {id} does not exist"
+                )
+                for index, id in missing
+            ],
+        )
+
+
+async def create_suite(*, data: SuiteCreate) -> TestSuite:
+    await _ensure_references_exist(data.model_dump())
+    if data.test_case_ids:
+        await _ensure_cases_exist(data.test_case_ids)
+    return await insert(TestSuite(**data.model_dump()), label=SUITE)
+
+
+async def get_suite(*, id: PydanticObjectId) -> TestSuite:
+    return await get_or_404(TestSuite, id, label=SUITE)
+
+
+async def list_suites(*, params: SuiteListParams, full_text: bool) -> RawPage:
+    return await find_page(TestSuite, params, full_text=full_text)
+
+
+async def update_suite(*, id: PydanticObjectId, data: SuiteUpdate) -> TestSuite:
+    changes = data.changes()
+    await _ensure_references_exist(changes)
+    return await update_fields(TestSuite, id, changes, label=SUITE)
+
+
+async def delete_suite(*, id: PydanticObjectId) -> None:
+    """Delete the suite only: its test cases stay, as they may belong to other suites."""
+    await delete_or_404(TestSuite, id, label=SUITE)
+
+
+async def list_suite_tests(*, id: PydanticObjectId, params: SuiteTestListParams) -> RawPage:
+    """The suite's test cases in suite order, one page of them."""
+    suite = await get_suite(id=id)
+    ids = list(suite.test_case_ids)
+    return await find_page(
+        TestCase,
+        params,
+        extra_filter={"_id": {"$in": ids}},
+        # `$literal`: the ids are values, never read as expressions.
+        order_by={"$indexOfArray": [{"$literal": ids}, "$_id"]},
+    )
+
+
+async def _update_members(id: PydanticObjectId, update: dict[str, Any]) -> TestSuite:
+    raw = await TestSuite.get_pymongo_collection().find_one_and_update(
+        {"_id": id},
+        {**update, "$set": {"updated_at": utcnow()}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if raw is None:
+        raise NotFound(f"{SUITE} {id} does not exist")
+    updated: TestSuite = TestSuite.model_validate(raw)
+    return updated
+
+
+async def add_tests(
+    *, id: PydanticObjectId, test_case_ids: Sequence[PydanticObjectId]
+) -> TestSuite:
+    """Append the cases not yet in the suite, in the order given; all must exist."""
+    await get_suite(id=id)
+    await _ensure_cases_exist(test_case_ids)
+    return await _update_members(
+        id, {"$addToSet": {"test_case_ids": {"$each": list(test_case_ids)}}}
+    )
+
+
+async def remove_tests(
+    *, id: PydanticObjectId, test_case_ids: Sequence[PydanticObjectId]
+) -> TestSuite:
+    """Remove the cases from the suite; ids it does not hold are ignored."""
+    return await _update_members(id, {"$pull": {"test_case_ids": {"$in": list(test_case_ids)}}})
