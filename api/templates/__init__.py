@@ -1,0 +1,1 @@
+"""Test templates: parameterised steps that instantiate into test cases (`/templates`)."""
