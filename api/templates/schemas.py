@@ -45,8 +45,11 @@ def _unique_names(parameters: list[ParameterInput]) -> list[ParameterInput]:
 
 
 class TemplateStepInput(StepInput):
-    """A template step: `selector`, `value`, `description` and `expected` may hold `{{name}}`
-    placeholders, each naming a declared parameter."""
+    """A template step: the fields of a test case step.
+
+    `selector`, `value`, `description` and `expected` may hold `{{name}}` placeholders, each
+    naming one of the template's parameters.
+    """
 
     model_config = ConfigDict(
         json_schema_extra={
