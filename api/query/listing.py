@@ -157,7 +157,9 @@ async def find_page(
     index = type(params).text_index
     sort_key: Any | None = order_by
     direction = ASCENDING if params.order is SortOrder.ASC else DESCENDING
-    if q and index is not None:
+    if q and index is not None and not text.words(q):
+        match = {"_id": {"$in": []}}  # only punctuation, no word to look for: nothing matches
+    elif q and index is not None:
         match = combine(
             [match, text.native_filter(q) if full_text else text.fallback_filter(q, index)]
         )

@@ -61,15 +61,15 @@ def new_steps(steps: Sequence[StepInput]) -> list[TestStep]:
     ]
 
 
-async def _check_references(data: TestCaseCreate | TestCaseUpdate) -> None:
+async def _check_references(data: TestCaseCreate | TestCaseUpdate, *, at: str = "body") -> None:
     await ensure_exists(
         BrowserConfiguration,
         data.browser_configuration_id,
-        location="body.browser_configuration_id",
+        location=f"{at}.browser_configuration_id",
         label="browser configuration",
     )
     await ensure_exists(
-        TestEnvironment, data.environment_id, location="body.environment_id", label="environment"
+        TestEnvironment, data.environment_id, location=f"{at}.environment_id", label="environment"
     )
 
 
@@ -234,7 +234,8 @@ async def list_steps(*, id: PydanticObjectId, params: StepListParams) -> tuple[l
     """One page of a case's steps, in order; `fields=` is projected on the server."""
     page: dict[str, Any] = {"$slice": ["$steps", params.skip, params.limit]}
     if params.fields is not None:
-        page = {"$map": {"input": page, "in": {name: f"$$this.{name}" for name in params.fields}}}
+        chosen = dict.fromkeys(["id", *params.fields])  # `id` always, as on every list
+        page = {"$map": {"input": page, "in": {name: f"$$this.{name}" for name in chosen}}}
     pipeline: list[dict[str, Any]] = [
         {"$match": {"_id": id}},
         {"$project": {"_id": 0, "items": page, "total": {"$size": "$steps"}}},
@@ -275,6 +276,13 @@ async def update_step(
     *, id: PydanticObjectId, step_id: str, data: StepUpdate, if_match: IfMatch
 ) -> tuple[TestStep, TestCase]:
     changes = {f"steps.$[step].{name}": value for name, value in data.changes().items()}
+    if not changes:  # nothing to change: no write, no new version (as for a case)
+        case = await get_case(id=id)
+        if (if_match is not None and case.version not in if_match) or step_id not in {
+            step.id for step in case.steps
+        }:
+            raise await _why_unchanged(id, if_match, step_id=step_id)
+        return _step(case, step_id), case
     case = await _apply(
         id,
         _touch(changes),
@@ -359,7 +367,7 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
                 data = TestCaseCreate.model_validate(operation.data or {})
             except ValidationError as exc:
                 raise invalid_input(exc, at=at) from exc
-            await _check_references(data)
+            await _check_references(data, at=".".join(map(str, at)))
             case = TestCase(**data.model_dump(exclude={"steps"}), steps=new_steps(data.steps))
             case.id = PydanticObjectId()
             document = case.model_dump(by_alias=True, exclude={"revision_id"})
@@ -370,7 +378,7 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
                 changes = TestCaseUpdate.model_validate(operation.data or {})
             except ValidationError as exc:
                 raise invalid_input(exc, at=at) from exc
-            await _check_references(changes)
+            await _check_references(changes, at=".".join(map(str, at)))
             return BulkOutcome(
                 status=BulkStatus.UPDATED,
                 id=id,
