@@ -52,7 +52,11 @@ class TestCaseListParams(ListParams):
         }
     }
 
-    sort_by: TestCaseSortField = TestCaseSortField.CREATED_AT
+    sort_by: TestCaseSortField = Field(
+        default=TestCaseSortField.CREATED_AT,
+        description="Sort field (`priority` by rank); with `q` and no `sort_by`, the most "
+        "relevant come first.",
+    )
     q: SearchQuery = None
     status: Annotated[
         CommaList[CaseStatus] | None,

@@ -98,7 +98,9 @@ async def update_case(
     return _read(await case_service.update_case(id=id, data=data, if_match=if_match), response)
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CONDITIONAL)
+@router.delete(
+    "/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
+)
 async def delete_case(
     id: ObjectIdPath, if_match: IfMatchDep, capabilities: CapabilitiesDep
 ) -> None:

@@ -378,6 +378,8 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
                 changes = TestCaseUpdate.model_validate(operation.data or {})
             except ValidationError as exc:
                 raise invalid_input(exc, at=at) from exc
+            if not changes.changes():
+                raise InvalidInput.at(".".join(map(str, at)), "update needs at least one field")
             await _check_references(changes, at=".".join(map(str, at)))
             return BulkOutcome(
                 status=BulkStatus.UPDATED,
@@ -390,23 +392,21 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
 
 
 async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
-    """Create, update and delete many cases in one unordered bulk write; deleted cases also
-    leave every suite that listed them."""
+    """Create, update and delete many cases in one unordered bulk write.
+
+    Cases about to be deleted first leave every suite that lists them (as a single DELETE does
+    without a transaction), so an interruption never leaves a suite listing a deleted case.
+    """
     planned: list[BulkOutcome] = []
     for index, operation in enumerate(operations):
         try:
             planned.append(await _plan(operation, index))
         except ProblemError as exc:
             planned.append(BulkOutcome(status=BulkStatus.FAILED, error=exc))
-    response = await run_bulk(_collection(), planned, label=CASE)
-    deleted = [
-        PydanticObjectId(result.id)
-        for result in response.results
-        if result.status is BulkStatus.DELETED and result.id is not None
-    ]
-    if deleted:
+    doomed = [item.id for item in planned if isinstance(item.op, DeleteOne)]
+    if doomed:
         await TestSuite.get_pymongo_collection().update_many(
-            {"test_case_ids": {"$in": deleted}},
-            {"$pull": {"test_case_ids": {"$in": deleted}}, "$set": {"updated_at": utcnow()}},
+            {"test_case_ids": {"$in": doomed}},
+            {"$pull": {"test_case_ids": {"$in": doomed}}, "$set": {"updated_at": utcnow()}},
         )
-    return response
+    return await run_bulk(_collection(), planned, label=CASE)

@@ -248,6 +248,21 @@ class TestBulkUpdate:
         assert error["errors"][0]["location"] == "body.operations.0.data.browser_configuration_id"
         assert await all_cases(db) == before
 
+    async def test_an_update_with_nothing_to_change_is_422_at_that_item(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        created = await create_case(client, "Login")
+        before = await all_cases(db)
+
+        body = await _bulk(client, _update(created["id"]), _update(created["id"], owner="bob"))
+
+        error = _failure(body["results"][0], 422)
+        assert error["errors"][0]["location"] == "body.operations.0.data"
+        assert body["results"][1]["status"] == "updated"
+        stored = await stored_case(db, created["id"])
+        assert stored is not None
+        assert (stored["owner"], stored["version"]) == ("bob", before[0]["version"] + 1)
+
 
 class TestBulkDelete:
     async def test_deleted_cases_leave_every_suite(
