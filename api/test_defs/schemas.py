@@ -243,6 +243,8 @@ TestCaseItem = partial_model(TestCaseRead)
 
 
 class CloneRequest(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Valid login (Firefox)"}]})
+
     name: Name | None = Field(
         default=None, description="The copy's name; default: the original's plus \" (copy)\"."
     )

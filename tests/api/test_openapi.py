@@ -46,10 +46,9 @@ async def spec(docs_client: httpx.AsyncClient) -> dict[str, Any]:
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """Follow a `$ref` (directly or as the only member of `allOf`) to its component schema."""
-    ref = schema.get("$ref") or next(
-        (part["$ref"] for part in schema.get("allOf", []) if "$ref" in part), None
-    )
+    """Follow a `$ref` (directly, or in `allOf`/`anyOf`) to its component schema."""
+    parts = [*schema.get("allOf", []), *schema.get("anyOf", [])]
+    ref = schema.get("$ref") or next((part["$ref"] for part in parts if "$ref" in part), None)
     if ref is None:
         return schema
     resolved: dict[str, Any] = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
@@ -206,3 +205,47 @@ class TestDocs:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")
         assert "/openapi.json" in response.text
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    ]
+
+
+class TestEveryRoute:
+    """What holds for every route the app has, so a new router cannot forget it."""
+
+    async def test_has_a_summary_a_description_and_a_unique_id(self, spec: dict[str, Any]) -> None:
+        operations = _operations(spec)
+        ids = [operation["operationId"] for _, _, operation in operations]
+
+        assert len(ids) == len(set(ids))
+        for path, method, operation in operations:
+            assert operation.get("summary"), (path, method)
+            assert operation.get("description"), (path, method)
+
+    async def test_documents_its_errors_as_problem_json_only(self, spec: dict[str, Any]) -> None:
+        for path, method, operation in _operations(spec):
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert response["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}, (
+                        path,
+                        method,
+                        status,
+                    )
+
+    async def test_with_input_documents_the_422(self, spec: dict[str, Any]) -> None:
+        for path, method, operation in _operations(spec):
+            if operation.get("parameters") or operation.get("requestBody"):
+                assert "422" in operation["responses"], (path, method)
+
+    async def test_create_bodies_have_examples(self, spec: dict[str, Any]) -> None:
+        for path, method, operation in _operations(spec):
+            body = operation.get("requestBody")
+            if method != "post" or body is None:
+                continue
+            schema = _resolve(spec, body["content"]["application/json"]["schema"])
+            assert schema.get("examples"), (path, method)
