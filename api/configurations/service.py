@@ -14,12 +14,30 @@ from api.configurations.schemas import (
 )
 from api.errors import Conflict, InvalidInput
 from api.query import RawPage, find_page
-from api.query.crud import delete_or_404, get_or_404, insert, update_fields
+from api.query.crud import delete_or_404, ensure_exists, get_or_404, insert, update_fields
 from documents.base import utcnow
 from documents.configurations import BrowserConfiguration, EnvironmentVariable, TestEnvironment
 
 BROWSER = "browser configuration"
 ENVIRONMENT = "test environment"
+
+
+async def check_references(
+    *,
+    browser_configuration_id: PydanticObjectId | None,
+    environment_id: PydanticObjectId | None,
+    at: str = "body",
+) -> None:
+    """The configuration and environment a request names must exist (422 at the field if not)."""
+    await ensure_exists(
+        BrowserConfiguration,
+        browser_configuration_id,
+        location=f"{at}.browser_configuration_id",
+        label=BROWSER,
+    )
+    await ensure_exists(
+        TestEnvironment, environment_id, location=f"{at}.environment_id", label=ENVIRONMENT
+    )
 
 
 # -- browser configurations ------------------------------------------------------------------

@@ -12,31 +12,22 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo import ReturnDocument
 
+from api.configurations import service as configuration_service
 from api.errors import InvalidInput, NotFound, ProblemFieldError
 from api.query import RawPage, find_page
-from api.query.crud import delete_or_404, ensure_exists, get_or_404, insert, update_fields
+from api.query.crud import delete_or_404, get_or_404, insert, update_fields
 from api.suites.params import SuiteListParams, SuiteTestListParams
 from api.suites.schemas import SuiteCreate, SuiteUpdate
 from documents.base import utcnow
-from documents.configurations import BrowserConfiguration, TestEnvironment
 from documents.test_defs import TestCase, TestSuite
 
 SUITE = "test suite"
 
 
 async def _ensure_references_exist(values: Mapping[str, Any]) -> None:
-    """422 naming the field when a default configuration or environment does not exist."""
-    await ensure_exists(
-        BrowserConfiguration,
-        values.get("browser_configuration_id"),
-        location="body.browser_configuration_id",
-        label="browser configuration",
-    )
-    await ensure_exists(
-        TestEnvironment,
-        values.get("environment_id"),
-        location="body.environment_id",
-        label="test environment",
+    await configuration_service.check_references(
+        browser_configuration_id=values.get("browser_configuration_id"),
+        environment_id=values.get("environment_id"),
     )
 
 

@@ -17,12 +17,13 @@ from pymongo import DeleteOne, InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from api.configurations import service as configuration_service
 from api.database.capabilities import Capabilities
 from api.database.transactions import transaction
 from api.errors import InvalidInput, NotFound, PreconditionFailed, ProblemError, invalid_input
 from api.query import RawPage, find_page
 from api.query.bulk import BulkOutcome, BulkResponse, BulkStatus, run_bulk
-from api.query.crud import duplicate_conflict, ensure_exists, get_or_404, insert
+from api.query.crud import duplicate_conflict, get_or_404, insert
 from api.test_defs.params import StepListParams, TestCaseListParams
 from api.test_defs.schemas import (
     MAX_STEPS,
@@ -36,7 +37,6 @@ from api.test_defs.schemas import (
     TestCaseUpdate,
 )
 from documents.base import utcnow
-from documents.configurations import BrowserConfiguration, TestEnvironment
 from documents.test_defs import CaseStatus, TestCase, TestStep, TestSuite, new_step_id
 
 CASE = "test case"
@@ -62,14 +62,10 @@ def new_steps(steps: Sequence[StepInput]) -> list[TestStep]:
 
 
 async def _check_references(data: TestCaseCreate | TestCaseUpdate, *, at: str = "body") -> None:
-    await ensure_exists(
-        BrowserConfiguration,
-        data.browser_configuration_id,
-        location=f"{at}.browser_configuration_id",
-        label="browser configuration",
-    )
-    await ensure_exists(
-        TestEnvironment, data.environment_id, location=f"{at}.environment_id", label="environment"
+    await configuration_service.check_references(
+        browser_configuration_id=data.browser_configuration_id,
+        environment_id=data.environment_id,
+        at=at,
     )
 
 
