@@ -8,8 +8,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.schemas import InputModel, Name, ReadModel, UpdateModel
 from api.templates.placeholders import PARAMETER_NAME
-from api.test_defs.schemas import MAX_STEPS, AutomationKey, StepInput, Tags, Text
-from documents.test_defs import Priority, StepAction
+from api.test_defs.schemas import (
+    MAX_STEPS,
+    AutomationKey,
+    StepDefinitionRead,
+    StepInput,
+    Tags,
+    Text,
+)
+from documents.test_defs import Priority
 
 MAX_PARAMETERS = 100
 
@@ -119,20 +126,6 @@ class ParameterRead(BaseModel):
     default: str | None
 
 
-class TemplateStepRead(BaseModel):
-    """A template step; `order` is 1-based."""
-
-    order: int
-    action: StepAction
-    selector: str | None
-    value: str | None
-    description: str | None
-    expected: str | None
-    timeout_ms: int
-    optional: bool
-    screenshot_on_failure: bool
-
-
 class TemplateRead(ReadModel):
     """A test template: parameters, and steps that refer to them as `{{name}}`."""
 
@@ -140,7 +133,7 @@ class TemplateRead(ReadModel):
     description: str | None
     category: str | None
     parameters: list[ParameterRead]
-    steps: list[TemplateStepRead]
+    steps: list[StepDefinitionRead]
 
 
 class InstantiateRequest(InputModel):

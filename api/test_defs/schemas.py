@@ -118,10 +118,9 @@ class StepOrder(InputModel):
         return value
 
 
-class StepRead(BaseModel):
-    """A step of a test case. `id` is stable across edits and reordering; `order` is 1-based."""
+class StepDefinitionRead(BaseModel):
+    """What a step does; `order` is 1-based. (Template steps are exactly this.)"""
 
-    id: str
     order: int
     action: StepAction
     selector: str | None
@@ -131,6 +130,14 @@ class StepRead(BaseModel):
     timeout_ms: int
     optional: bool
     screenshot_on_failure: bool
+
+
+class _StepIdRead(BaseModel):
+    id: str
+
+
+class StepRead(StepDefinitionRead, _StepIdRead):
+    """A step of a test case. `id` is stable across edits and reordering; `order` is 1-based."""
 
 
 class TestCaseCreate(InputModel):
