@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from beanie import PydanticObjectId
 
 from api.configurations.params import BrowserListParams, EnvironmentListParams
@@ -14,11 +16,19 @@ from api.configurations.schemas import (
 )
 from api.errors import Conflict, InvalidInput
 from api.query import RawPage, find_page
-from api.query.crud import delete_or_404, ensure_exists, get_or_404, insert, update_fields
+from api.query.crud import (
+    DuplicateKey,
+    delete_or_404,
+    ensure_exists,
+    get_or_404,
+    insert,
+    update_fields,
+)
 from documents.base import utcnow
 from documents.configurations import BrowserConfiguration, EnvironmentVariable, TestEnvironment
 
 BROWSER = "browser configuration"
+MAX_PROMOTION_ATTEMPTS = 5
 ENVIRONMENT = "test environment"
 
 
@@ -52,11 +62,7 @@ async def _ensure_name_free(name: str, *, except_id: PydanticObjectId | None = N
 
 
 async def _demote_defaults(*, except_id: PydanticObjectId | None) -> None:
-    """Unset `is_default` everywhere else, so the configuration being written can take it.
-
-    The partial unique index on `is_default: true` is the real guarantee of "at most one": two
-    clients promoting different configurations at once cannot both win; the loser gets a 409.
-    """
+    """Unset `is_default` everywhere else, so the configuration being written can take it."""
     query: dict[str, object] = {"is_default": True}
     if except_id is not None:
         query["_id"] = {"$ne": except_id}
@@ -65,12 +71,39 @@ async def _demote_defaults(*, except_id: PydanticObjectId | None) -> None:
     )
 
 
+async def _promote(
+    write: Callable[[], Awaitable[BrowserConfiguration]], *, except_id: PydanticObjectId | None
+) -> BrowserConfiguration:
+    """Demote the current default, then `write` the new one.
+
+    The partial unique index on `is_default: true` guarantees at most one default. When another
+    client promotes a configuration between the two writes, the index refuses this one and the
+    promotion runs again, so concurrent promotions all succeed and the last one wins.
+    """
+    for _ in range(MAX_PROMOTION_ATTEMPTS):
+        await _demote_defaults(except_id=except_id)
+        try:
+            return await write()
+        except DuplicateKey as exc:
+            if "is_default" not in exc.keys:
+                raise
+    raise Conflict(f"other {BROWSER}s kept becoming the default meanwhile: retry")
+
+
 async def create_browser(*, data: BrowserCreate) -> BrowserConfiguration:
-    if data.is_default:
-        # Checked first so a duplicate name never demotes the current default for nothing.
-        await _ensure_name_free(data.name)
-        await _demote_defaults(except_id=None)
-    return await insert(BrowserConfiguration(**data.model_dump()), label=BROWSER)
+    """Insert; a new default demotes the old one.
+
+    The name is checked first, so a duplicate name never demotes the current default for nothing.
+    """
+    if not data.is_default:
+        return await insert(BrowserConfiguration(**data.model_dump()), label=BROWSER)
+    await _ensure_name_free(data.name)
+
+    async def write() -> BrowserConfiguration:
+        # A new document each attempt: a refused insert has already given the last one an id.
+        return await insert(BrowserConfiguration(**data.model_dump()), label=BROWSER)
+
+    return await _promote(write, except_id=None)
 
 
 async def get_browser(*, id: PydanticObjectId) -> BrowserConfiguration:
@@ -83,12 +116,16 @@ async def list_browsers(*, params: BrowserListParams) -> RawPage:
 
 async def update_browser(*, id: PydanticObjectId, data: BrowserUpdate) -> BrowserConfiguration:
     changes = data.changes()
-    if changes.get("is_default"):
-        await get_browser(id=id)
-        if "name" in changes:
-            await _ensure_name_free(changes["name"], except_id=id)
-        await _demote_defaults(except_id=id)
-    return await update_fields(BrowserConfiguration, id, changes, label=BROWSER)
+    if not changes.get("is_default"):
+        return await update_fields(BrowserConfiguration, id, changes, label=BROWSER)
+    await get_browser(id=id)
+    if "name" in changes:
+        await _ensure_name_free(changes["name"], except_id=id)
+
+    async def write() -> BrowserConfiguration:
+        return await update_fields(BrowserConfiguration, id, changes, label=BROWSER)
+
+    return await _promote(write, except_id=id)
 
 
 async def delete_browser(*, id: PydanticObjectId) -> None:

@@ -11,19 +11,29 @@ from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from api.errors import Conflict, InvalidInput, NotFound
 from documents.base import utcnow
 
 
-def duplicate_conflict(exc: DuplicateKeyError, *, label: str) -> Conflict:
+class DuplicateKey(Conflict):
+    """A write refused by a unique index; `keys` are the fields of that index."""
+
+    def __init__(self, detail: str, *, keys: frozenset[str]) -> None:
+        super().__init__(detail)
+        self.keys = keys
+
+
+def duplicate_conflict(exc: DuplicateKeyError, *, label: str) -> DuplicateKey:
     details = exc.details or {}
+    keys = frozenset(details.get("keyPattern") or details.get("keyValue") or ())
     key_value: Mapping[str, Any] = details.get("keyValue") or {}
     if key_value:
         described = ", ".join(f"{key} {value!r}" for key, value in key_value.items())
-        return Conflict(f"a {label} with {described} already exists")
-    return Conflict(f"a {label} with the same unique key already exists")
+        return DuplicateKey(f"a {label} with {described} already exists", keys=keys)
+    return DuplicateKey(f"a {label} with the same unique key already exists", keys=keys)
 
 
 async def get_or_404[D: Document](document: type[D], id: PydanticObjectId, *, label: str) -> D:
@@ -33,16 +43,23 @@ async def get_or_404[D: Document](document: type[D], id: PydanticObjectId, *, la
     return found
 
 
-async def insert[D: Document](doc: D, *, label: str) -> D:
+async def insert[D: Document](
+    doc: D, *, label: str, session: AsyncClientSession | None = None
+) -> D:
     try:
-        await doc.insert()
+        await doc.insert(session=session)
     except DuplicateKeyError as exc:
         raise duplicate_conflict(exc, label=label) from exc
     return doc
 
 
 async def update_fields[D: Document](
-    document: type[D], id: PydanticObjectId, changes: Mapping[str, Any], *, label: str
+    document: type[D],
+    id: PydanticObjectId,
+    changes: Mapping[str, Any],
+    *,
+    label: str,
+    session: AsyncClientSession | None = None,
 ) -> D:
     """`$set` the changes (and `updated_at`) atomically; return the document after the update.
 
@@ -56,6 +73,7 @@ async def update_fields[D: Document](
             {"_id": id},
             {"$set": {**changes, "updated_at": utcnow()}},
             return_document=ReturnDocument.AFTER,
+            session=session,
         )
     except DuplicateKeyError as exc:
         raise duplicate_conflict(exc, label=label) from exc

@@ -101,11 +101,9 @@ async def update_case(
 @router.delete(
     "/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
 )
-async def delete_case(
-    id: ObjectIdPath, if_match: IfMatchDep, capabilities: CapabilitiesDep
-) -> None:
+async def delete_case(id: ObjectIdPath, if_match: IfMatchDep) -> None:
     """Delete a test case; every suite that lists it lets go of it in the same request."""
-    await case_service.delete_case(id=id, if_match=if_match, capabilities=capabilities)
+    await case_service.delete_case(id=id, if_match=if_match)
 
 
 @router.post(

@@ -19,7 +19,6 @@ from pymongo.errors import DuplicateKeyError
 
 from api.configurations import service as configuration_service
 from api.database.capabilities import Capabilities
-from api.database.transactions import transaction
 from api.errors import InvalidInput, NotFound, PreconditionFailed, ProblemError, invalid_input
 from api.query import RawPage, find_page
 from api.query.bulk import BulkOutcome, BulkResponse, BulkStatus, run_bulk
@@ -155,25 +154,21 @@ async def update_case(*, id: PydanticObjectId, data: TestCaseUpdate, if_match: I
     return await _apply(id, _touch(changes), if_match=if_match)
 
 
-async def delete_case(
-    *, id: PydanticObjectId, if_match: IfMatch, capabilities: Capabilities
-) -> None:
+async def delete_case(*, id: PydanticObjectId, if_match: IfMatch) -> None:
     """Delete the case and take it out of every suite that lists it.
 
-    In a transaction where the deployment has them. Elsewhere the suites let go of it first, so an
-    interruption leaves a case in no suite rather than a suite listing a case that is gone.
+    The suites let go of it first: an interruption between the two writes leaves a case in no
+    suite, never a suite listing a case that is gone. Each write is atomic on its own, so
+    concurrent deletes of cases of one suite never collide.
     """
     query = _version_filter(id, if_match)
-    collection = _collection()
-    async with transaction(collection.database.client, capabilities) as session:
-        if await collection.find_one(query, {"_id": 1}, session=session) is None:
-            raise await _why_unchanged(id, if_match)
-        await TestSuite.get_pymongo_collection().update_many(
-            {"test_case_ids": id},
-            {"$pull": {"test_case_ids": id}, "$set": {"updated_at": utcnow()}},
-            session=session,
-        )
-        result = await collection.delete_one(query, session=session)
+    if await _collection().find_one(query, {"_id": 1}) is None:
+        raise await _why_unchanged(id, if_match)
+    await TestSuite.get_pymongo_collection().update_many(
+        {"test_case_ids": id},
+        {"$pull": {"test_case_ids": id}, "$set": {"updated_at": utcnow()}},
+    )
+    result = await _collection().delete_one(query)
     if result.deleted_count == 0:
         raise await _why_unchanged(id, if_match)
 
@@ -390,8 +385,8 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
 async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
     """Create, update and delete many cases in one unordered bulk write.
 
-    Cases about to be deleted first leave every suite that lists them (as a single DELETE does
-    without a transaction), so an interruption never leaves a suite listing a deleted case.
+    Cases about to be deleted first leave every suite that lists them (as a single DELETE does),
+    so an interruption never leaves a suite listing a deleted case.
     """
     planned: list[BulkOutcome] = []
     for index, operation in enumerate(operations):

@@ -472,6 +472,21 @@ class TestSingleDefaultBrowser:
 
         assert len(await stored(db, BROWSER_COLLECTION)) == 2
 
+    async def test_concurrent_promotions_all_land_and_leave_one_default(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        existing = await create_browser(client, "Existing", browser="firefox")
+        bodies = [browser_body(f"Chrome {index}", is_default=True) for index in range(5)]
+
+        responses = await asyncio.gather(
+            *[client.post(BROWSERS, json=body) for body in bodies],
+            client.patch(f"{BROWSERS}/{existing['id']}", json={"is_default": True}),
+        )
+
+        assert [response.status_code for response in responses] == [201] * 5 + [200]
+        assert len(await stored(db, BROWSER_COLLECTION)) == 6
+        assert len(await _defaults(db)) == 1
+
 
 class TestBrowserFilters:
     """One data set, many queries: each table row is a query and the names it must select."""

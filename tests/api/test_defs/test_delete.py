@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
 from typing import Any
 
 import httpx
-import pytest
 from bson import ObjectId
-from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.database.capabilities import Capabilities
-from api.deps import get_capabilities
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 from tests.api.test_defs.helpers import (
     SUITE_COLLECTION,
@@ -24,8 +20,9 @@ from tests.api.test_defs.helpers import (
 )
 
 
-async def _three(client: httpx.AsyncClient) -> list[str]:
-    return [(await create_case(client, name))["id"] for name in ("Login", "Logout", "Search")]
+async def _three(client: httpx.AsyncClient, *, prefix: str = "") -> list[str]:
+    names = ("Login", "Logout", "Search")
+    return [(await create_case(client, f"{prefix}{name}"))["id"] for name in names]
 
 
 async def _suites(db: AsyncDatabase[Any]) -> list[dict[str, Any]]:
@@ -96,44 +93,18 @@ class TestDeleteCase:
         assert_invalid(await client.delete(case_url("nope")), "path.id")
 
 
-class TestDeleteWithoutTransactions:
-    """A deployment without transactions (a standalone mongod) gets the same outcome."""
-
-    @pytest.fixture
-    def no_transactions(self, app: FastAPI) -> Iterator[None]:
-        async def capabilities() -> Capabilities:
-            probed = await app.state.database.capabilities()
-            assert isinstance(probed, Capabilities)
-            return probed.model_copy(update={"transactions": False})
-
-        app.dependency_overrides[get_capabilities] = capabilities
-        yield
-        app.dependency_overrides.pop(get_capabilities, None)
-
-    async def test_the_case_goes_and_its_suites_let_go(
-        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], no_transactions: None
+class TestConcurrentDeletes:
+    async def test_cases_of_one_suite_deleted_at_once_all_go(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:
-        login, logout, search = await _three(client)
-        suite = await insert_suite(db, "Smoke", [login, logout, search])
+        cases = [*await _three(client), *await _three(client, prefix="Other ")]
+        suite = await insert_suite(db, "Smoke", cases)
 
-        response = await client.delete(case_url(logout))
+        responses = await asyncio.gather(*[client.delete(case_url(case)) for case in cases])
 
-        assert response.status_code == 204
-        assert await suite_members(db, suite) == [login, search]
-        assert [str(doc["_id"]) for doc in await all_cases(db)] == [login, search]
-
-    async def test_a_stale_if_match_is_412_and_nothing_changes(
-        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], no_transactions: None
-    ) -> None:
-        login, *_ = await _three(client)
-        await insert_suite(db, "Smoke", [login])
-        await client.patch(case_url(login), json={"owner": "alice"})
-        before = (await all_cases(db), await _suites(db))
-
-        response = await client.delete(case_url(login), headers={"If-Match": '"1"'})
-
-        assert_problem(response, 412)
-        assert (await all_cases(db), await _suites(db)) == before
+        assert [response.status_code for response in responses] == [204] * len(cases)
+        assert await suite_members(db, suite) == []
+        assert await all_cases(db) == []
 
 
 class TestConditionalDelete:
