@@ -113,6 +113,11 @@ class InvalidInput(ProblemError):
         """One invalid input at a known location, e.g. `InvalidInput.at("query.sort_by", ...)`."""
         return cls(message, errors=[ProblemFieldError(location=location, message=message)])
 
+    @classmethod
+    def listing(cls, errors: Sequence[ProblemFieldError]) -> InvalidInput:
+        """Several invalid inputs; the detail names each location and its message."""
+        return cls(_detail(errors), errors=errors)
+
 
 class ServiceUnavailable(ProblemError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
@@ -150,8 +155,7 @@ def _detail(field_errors: Sequence[ProblemFieldError]) -> str:
 
 def invalid_input(exc: ValidationError, *, at: Sequence[int | str]) -> InvalidInput:
     """A pydantic error found while validating part of a request (e.g. one bulk item) by hand."""
-    field_errors = _field_errors(exc.errors(), at)
-    return InvalidInput(_detail(field_errors), errors=field_errors)
+    return InvalidInput.listing(_field_errors(exc.errors(), at))
 
 
 def validation_problem(errors: Sequence[Any], instance: str | None = None) -> Problem:

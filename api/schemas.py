@@ -62,6 +62,11 @@ class ReadModel(BaseModel):
         return cls.model_validate(document.model_dump(by_alias=True))
 
 
+def unique_in_order[T](values: list[T]) -> list[T]:
+    """The values without repeats, each kept where it first appears."""
+    return list(dict.fromkeys(values))
+
+
 Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Chrome desktop"])]
 Tag = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[^\s$][^\s]*$", examples=["smoke"])

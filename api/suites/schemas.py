@@ -6,24 +6,28 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from api.schemas import InputModel, Name, ObjectIdInput, ObjectIdStr, ReadModel, Tag, UpdateModel
+from api.schemas import (
+    InputModel,
+    Name,
+    ObjectIdInput,
+    ObjectIdStr,
+    ReadModel,
+    Tag,
+    UpdateModel,
+    unique_in_order,
+)
 
 MAX_TAGS = 100
 MAX_CASES_PER_CALL = 1000
 
 
-def _unique[T](values: list[T]) -> list[T]:
-    """The values without repeats, each kept where it first appears."""
-    return list(dict.fromkeys(values))
-
-
 Tags = Annotated[
     list[Tag],
     Field(max_length=MAX_TAGS, description="Labels; repeats are dropped, the order is kept."),
-    AfterValidator(_unique),
+    AfterValidator(unique_in_order),
 ]
 Description = Annotated[str, Field(max_length=5000)]
-CaseIds = Annotated[list[ObjectIdInput], AfterValidator(_unique)]
+CaseIds = Annotated[list[ObjectIdInput], AfterValidator(unique_in_order)]
 """Test case ids; repeats are dropped, each kept where it first appears."""
 
 

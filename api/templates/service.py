@@ -82,8 +82,7 @@ def _check_placeholders(
             message = f"steps.{index}.{field} uses {_braced(names)}, which no parameter declares"
         errors.append(ProblemFieldError(location=location, message=message))
     if errors:
-        detail = "; ".join(f"{error.location}: {error.message}" for error in errors)
-        raise InvalidInput(detail, errors=errors)
+        raise InvalidInput.listing(errors)
 
 
 async def create_template(*, data: TemplateCreate) -> TestTemplate:
@@ -187,7 +186,7 @@ def parameter_values(
         else:
             values[name] = value
     if errors:
-        raise InvalidInput("; ".join(f"{e.location}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.listing(errors)
     return values
 
 

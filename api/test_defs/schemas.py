@@ -24,13 +24,18 @@ from api.schemas import (
     ReadModel,
     Tag,
     UpdateModel,
+    unique_in_order,
 )
 from documents.test_defs import CaseStatus, Priority, StepAction
 
 MAX_STEPS = 500
 MAX_TIMEOUT_MS = 600_000
 
-Tags = Annotated[list[Tag], Field(max_length=50, examples=[["smoke", "login"]])]
+Tags = Annotated[
+    list[Tag],
+    Field(max_length=50, examples=[["smoke", "login"]]),
+    AfterValidator(unique_in_order),
+]
 Text = Annotated[str, Field(max_length=10_000)]
 AutomationKey = Annotated[
     str,
@@ -44,10 +49,6 @@ AutomationKey = Annotated[
 ]
 _URL: TypeAdapter[Any] = TypeAdapter(Annotated[str, Field(pattern=r"^https?://\S+$")])
 TargetUrl = Annotated[str, Field(max_length=2000), AfterValidator(_URL.validate_python)]
-
-
-def _unique_in_order(values: list[str]) -> list[str]:
-    return list(dict.fromkeys(values))
 
 
 class StepInput(InputModel):
@@ -180,11 +181,6 @@ class TestCaseCreate(InputModel):
     environment_id: ObjectIdInput | None = None
     steps: list[StepInput] = Field(default_factory=list, max_length=MAX_STEPS)
 
-    @field_validator("tags")
-    @classmethod
-    def _tags_once(cls, value: list[str]) -> list[str]:
-        return _unique_in_order(value)
-
 
 class TestCaseUpdate(UpdateModel):
     """The fields to change. Steps change through `/tests/{id}/steps`."""
@@ -216,11 +212,6 @@ class TestCaseUpdate(UpdateModel):
     automation_key: AutomationKey | None = None
     browser_configuration_id: ObjectIdInput | None = None
     environment_id: ObjectIdInput | None = None
-
-    @field_validator("tags")
-    @classmethod
-    def _tags_once(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else _unique_in_order(value)
 
 
 class TestCaseRead(ReadModel):
