@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -76,3 +77,8 @@ async def stored(db: AsyncDatabase[Any], collection: str) -> list[dict[str, Any]
 def names(page: dict[str, Any]) -> list[str]:
     """The `name` of every item of a list response, in order."""
     return [item["name"] for item in page["items"]]
+
+
+def parse_time(value: str) -> datetime:
+    """A timestamp as the API writes it (ISO 8601), for comparing times."""
+    return datetime.fromisoformat(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -21,12 +20,9 @@ from tests.api.helpers import (
     browser_body,
     create_browser,
     names,
+    parse_time,
     stored,
 )
-
-
-def _at(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 async def _defaults(db: AsyncDatabase[Any]) -> list[str]:
@@ -60,7 +56,7 @@ class TestCreateBrowser:
             "args": [],
             "is_default": False,
         }
-        assert _at(body["created_at"]).tzinfo is not None
+        assert parse_time(body["created_at"]).tzinfo is not None
 
     async def test_location_resolves_to_the_created_configuration(
         self, client: httpx.AsyncClient
@@ -163,7 +159,7 @@ class TestUpdateBrowser:
         expected = {**created, "headless": False, "locale": "de-DE"}
         assert {**body, "updated_at": None} == {**expected, "updated_at": None}
         assert body["created_at"] == created["created_at"]
-        assert _at(body["updated_at"]) > _at(created["updated_at"])
+        assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert (await client.get(f"{BROWSERS}/{created['id']}")).json() == body
         [document] = await stored(db, BROWSER_COLLECTION)
         assert document["headless"] is False
@@ -404,7 +400,7 @@ class TestSingleDefaultBrowser:
         assert await _defaults(db) == ["Firefox"]
         demoted = (await client.get(f"{BROWSERS}/{first['id']}")).json()
         assert demoted["is_default"] is False
-        assert _at(demoted["updated_at"]) >= _at(first["updated_at"])
+        assert parse_time(demoted["updated_at"]) >= parse_time(first["updated_at"])
 
     async def test_promoting_another_demotes_the_previous_one(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -19,6 +18,7 @@ from tests.api.helpers import (
     create_environment,
     environment_body,
     names,
+    parse_time,
     stored,
 )
 
@@ -31,10 +31,6 @@ MASKED = [
     {"name": "LOCALE", "value": "en-US", "secret": False},
     {"name": "API_TOKEN", "value": None, "secret": True},
 ]
-
-
-def _at(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 async def _stored_variables(db: AsyncDatabase[Any], id: str) -> list[dict[str, Any]]:
@@ -162,7 +158,7 @@ class TestUpdateEnvironment:
         assert response.status_code == 200
         body = response.json()
         assert {**body, "updated_at": None} == {**created, "is_active": False, "updated_at": None}
-        assert _at(body["updated_at"]) > _at(created["updated_at"])
+        assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert body["created_at"] == created["created_at"]
         [document] = await stored(db, ENVIRONMENT_COLLECTION)
         assert document["is_active"] is False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +17,7 @@ from tests.api.helpers import (
     create_browser,
     create_environment,
     names,
+    parse_time,
     stored,
 )
 from tests.api.suites.helpers import (
@@ -28,10 +28,6 @@ from tests.api.suites.helpers import (
     create_suite,
     stored_suite,
 )
-
-
-def _at(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 async def _list(client: httpx.AsyncClient, query: str) -> dict[str, Any]:
@@ -196,7 +192,7 @@ class TestUpdateSuite:
         body = response.json()
         expected = {**created, "name": "Nightly", "tags": ["a", "b"]}
         assert {**body, "updated_at": None} == {**expected, "updated_at": None}
-        assert _at(body["updated_at"]) > _at(created["updated_at"])
+        assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert (await client.get(f"{SUITES}/{created['id']}")).json() == body
 
     async def test_sets_and_clears_the_references(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, names, stored
+from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, names, parse_time, stored
 from tests.api.templates.helpers import (
     CASE_COLLECTION,
     TEMPLATE_COLLECTION,
@@ -46,10 +45,6 @@ def _step(order: int, action: str, **fields: Any) -> dict[str, Any]:
         "screenshot_on_failure": True,
         **fields,
     }
-
-
-def _at(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 class TestCreateTemplate:
@@ -259,7 +254,7 @@ class TestUpdateTemplate:
         body = response.json()
         expected = {**created, "description": "Sign in", "category": "access"}
         assert {**body, "updated_at": None} == {**expected, "updated_at": None}
-        assert _at(body["updated_at"]) > _at(created["updated_at"])
+        assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert (await client.get(template_url(created["id"]))).json() == body
         [document] = await stored(db, TEMPLATE_COLLECTION)
         assert document["category"] == "access"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, create_browser
+from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, create_browser, parse_time
 from tests.api.test_defs.helpers import (
     CASE_COLLECTION,
     STEP_FIELDS,
@@ -32,10 +31,6 @@ from tests.api.test_defs.helpers import (
 )
 
 STEP_ID = re.compile(r"^[0-9a-f]{12}$")
-
-
-def _at(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 class TestCreateCase:
@@ -68,7 +63,7 @@ class TestCreateCase:
             "version": 1,
             "steps": [],
         }
-        assert _at(body["created_at"]).tzinfo is not None
+        assert parse_time(body["created_at"]).tzinfo is not None
 
     async def test_location_resolves_to_the_created_case(self, client: httpx.AsyncClient) -> None:
         response = await client.post(TESTS, json=case_body("Valid login", steps=THREE_STEPS))
@@ -268,7 +263,7 @@ class TestUpdateCase:
         body = response.json()
         expected = {**created, "status": "active", "tags": ["smoke", "login"], "version": 2}
         assert {**body, "updated_at": None} == {**expected, "updated_at": None}
-        assert _at(body["updated_at"]) > _at(created["updated_at"])
+        assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert await get_case(client, created["id"]) == body
         document = await stored_case(db, created["id"])
         assert document is not None
