@@ -16,7 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import (
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -34,9 +40,10 @@ class ProblemFieldError(BaseModel):
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem detail."""
+    """An RFC 9457 problem detail (some problems add members, e.g. `ready` on readiness)."""
 
     model_config = ConfigDict(
+        extra="allow",
         json_schema_extra={
             "examples": [
                 {
@@ -46,7 +53,7 @@ class Problem(BaseModel):
                     "detail": "browser configuration 6650f1c2a7b4e3d2c1b0a998 does not exist",
                 }
             ]
-        }
+        },
     )
 
     type: str = Field(description="A URI reference identifying the kind of problem.")
@@ -63,20 +70,37 @@ class ProblemError(Exception):
     status: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
     slug: str = "internal-error"
 
-    def __init__(self, detail: str, *, errors: Sequence[ProblemFieldError] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: Sequence[ProblemFieldError] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors else None
+        self.extensions = extensions or {}
+
+    def headers(self) -> dict[str, str] | None:
+        """Response headers this problem carries (e.g. `Retry-After`)."""
+        return None
 
     def to_problem(self, instance: str | None = None) -> Problem:
-        return Problem(
-            type=PROBLEM_TYPE_BASE + self.slug,
-            title=self.status.phrase,
-            status=self.status,
-            detail=self.detail,
-            instance=instance,
-            errors=self.errors,
+        return Problem.model_validate(
+            {
+                **self.extensions,
+                "type": PROBLEM_TYPE_BASE + self.slug,
+                "title": self.status.phrase,
+                "status": self.status,
+                "detail": self.detail,
+                "instance": instance,
+                "errors": self.errors,
+            }
         )
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        return problem_response(self.to_problem(instance), headers=self.headers())
 
 
 class NotFound(ProblemError):
@@ -119,9 +143,49 @@ class InvalidInput(ProblemError):
         return cls(_detail(errors), errors=errors)
 
 
+RETRY_AFTER_SECONDS = 2
+"""What a 503 tells clients to wait before retrying (the service re-checks about as often)."""
+
+
 class ServiceUnavailable(ProblemError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
     slug = "service-unavailable"
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database did not answer. The detail never names hosts, ports or driver state."""
+
+    slug = "database-unavailable"
+
+    @classmethod
+    def of(cls, exc: PyMongoError, *, method: str = "GET") -> DatabaseUnavailable:
+        """The problem for a driver error, saying truthfully what became of a write."""
+        if isinstance(exc, ServerSelectionTimeoutError):
+            detail = "the database is not available: retry in a few seconds"
+            if method in WRITE_METHODS:
+                detail += " (the write that needed it was not sent)"
+        elif isinstance(exc, ExecutionTimeout):
+            detail = "the database did not finish in time: retry in a few seconds"
+        else:
+            detail = "the connection to the database failed during this request: retry shortly"
+            if method in WRITE_METHODS:
+                detail += (
+                    "; its write may or may not have been applied: read before retrying, or "
+                    "retry with the same Idempotency-Key"
+                )
+        return cls(detail)
+
+
+class SchemaNotMigrated(ServiceUnavailable):
+    """The database's schema is not the one this service needs: writes wait for migrations."""
+
+    slug = "schema-not-migrated"
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -172,7 +236,14 @@ def validation_problem(errors: Sequence[Any], instance: str | None = None) -> Pr
 
 async def _problem_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(exc.to_problem(request.url.path))
+    return exc.response(request.url.path)
+
+
+async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    # The driver's message names hosts, ports and topology: logged here, never sent to clients.
+    assert isinstance(exc, PyMongoError)
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return DatabaseUnavailable.of(exc, method=request.method).response(request.url.path)
 
 
 async def _validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -242,6 +313,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(DuplicateKeyError, _duplicate_key_handler)
+    app.add_exception_handler(ConnectionFailure, _database_error_handler)
+    app.add_exception_handler(ExecutionTimeout, _database_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)
 
 

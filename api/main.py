@@ -12,6 +12,7 @@ from api.configurations.router import router as configurations_router
 from api.database.connection import Database
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.health.router import router as health_router
+from api.schema_gate import SchemaGate
 from api.settings import Settings, get_settings
 from api.suites.router import router as suites_router
 from api.templates.router import router as templates_router
@@ -36,7 +37,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(
-            uri=uri, db_name=settings.mongodb_db, timeout_ms=settings.server_selection_timeout_ms
+            uri=uri,
+            db_name=settings.mongodb_db,
+            timeout_ms=settings.server_selection_timeout_ms,
+            connect_timeout_ms=settings.connect_timeout_ms,
         )
         await database.init()
         app.state.database = database
@@ -53,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(SchemaGate, prefix=API_PREFIX)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(configurations_router)
     api.include_router(tests_router)
@@ -65,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _document_problems_only_as_problem_json(app: FastAPI) -> None:
-    """Error responses are documented as `application/problem+json` only.
+    """Error responses are documented as `application/problem+json` only, and every API route
+    documents the 503 it answers when the database is unavailable (or, for writes, unmigrated).
 
     `responses={status: {"model": Problem}}` makes FastAPI also list `application/json`, which the
     API never sends for an error.
@@ -75,9 +81,12 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = default_openapi()
-            for path in schema.get("paths", {}).values():
+            for route, path in schema.get("paths", {}).items():
                 for operation in path.values():
-                    for status, response in operation.get("responses", {}).items():
+                    responses = operation.setdefault("responses", {})
+                    if route.startswith(API_PREFIX):
+                        responses.setdefault("503", _UNAVAILABLE)
+                    for status, response in responses.items():
                         content = response.get("content", {})
                         if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE in content:
                             content.pop("application/json", None)
@@ -85,3 +94,16 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_UNAVAILABLE: dict[str, Any] = {
+    "description": "The database is unavailable, or (for a write) its schema is not migrated: "
+    "retry after `Retry-After` seconds.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying.",
+            "schema": {"type": "integer"},
+        }
+    },
+    "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}

@@ -26,7 +26,19 @@ class Settings(BaseSettings):
         description="Embedded engine only: keep data in an SQLite file in this directory.",
     )
     server_selection_timeout_ms: int = Field(
-        default=5000, ge=100, validation_alias="JBTS_SERVER_SELECTION_TIMEOUT_MS"
+        default=2000,
+        ge=100,
+        le=120_000,
+        validation_alias="JBTS_SERVER_SELECTION_TIMEOUT_MS",
+        description="How long a request waits for an unavailable database before its 503.",
+    )
+    connect_timeout_ms: int = Field(
+        default=120_000,
+        ge=1000,
+        le=600_000,
+        validation_alias="JBTS_CONNECT_TIMEOUT_MS",
+        description="Connection and heartbeat timeout: how long a busy database may take to "
+        "answer before the driver declares it down (and interrupts operations in flight).",
     )
 
 

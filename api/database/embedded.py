@@ -38,9 +38,12 @@ class EmbeddedEngineInfo:
 class EmbeddedEngine:
     """Start with `with EmbeddedEngine(data_dir=...) as engine: engine.info.uri`."""
 
-    def __init__(self, *, data_dir: Path | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, data_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
         self._data_dir = data_dir
         self._host = host
+        self._port = port  # 0: any free port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
@@ -114,7 +117,7 @@ class EmbeddedEngine:
             path = (self._data_dir / SQLITE_FILENAME).resolve()
             engine = SQLiteEngine(str(path))
             storage = str(path)
-        server = AsyncMongoEcoProxyServer(engine=engine, host=self._host, port=0)
+        server = AsyncMongoEcoProxyServer(engine=engine, host=self._host, port=self._port)
         await server.start()
         try:
             self._info = EmbeddedEngineInfo(uri=server.address.uri, storage=storage)

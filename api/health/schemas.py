@@ -14,6 +14,7 @@ class MigrationStatus(BaseModel):
 
 class Readiness(BaseModel):
     status: str = "ready"
+    ready: bool = True
     database: str
     migrations: MigrationStatus
     capabilities: Capabilities

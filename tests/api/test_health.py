@@ -65,7 +65,7 @@ class TestReadiness:
         response = await unmigrated_client.get("/health/ready")
 
         body = assert_problem(response, 503)
-        assert body["type"] == "/problems/service-unavailable"
+        assert body["type"] == "/problems/schema-not-migrated"
         assert "migrat" in body["detail"]
 
     async def test_liveness_does_not_depend_on_migrations(

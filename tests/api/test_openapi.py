@@ -168,6 +168,18 @@ class TestProblemResponses:
             if status.startswith(("4", "5")):
                 assert response["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}, status
 
+    async def test_every_api_operation_documents_its_503_with_retry_after(
+        self, spec: dict[str, Any]
+    ) -> None:
+        for path, operations in spec["paths"].items():
+            if not path.startswith("/api/v1"):
+                continue
+            for method, operation in operations.items():
+                unavailable = operation["responses"].get("503")
+                assert unavailable is not None, (method, path)
+                assert unavailable["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+                assert "Retry-After" in unavailable["headers"]
+
     async def test_the_problem_schema_has_the_rfc_9457_members(self, spec: dict[str, Any]) -> None:
         problem = spec["components"]["schemas"]["Problem"]
 

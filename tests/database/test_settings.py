@@ -13,7 +13,13 @@ from api.settings import Settings
 
 @pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in ("MONGODB_URI", "MONGODB_DB", "JBTS_DATA_DIR", "JBTS_SERVER_SELECTION_TIMEOUT_MS"):
+    for name in (
+        "MONGODB_URI",
+        "MONGODB_DB",
+        "JBTS_DATA_DIR",
+        "JBTS_SERVER_SELECTION_TIMEOUT_MS",
+        "JBTS_CONNECT_TIMEOUT_MS",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -46,13 +52,15 @@ class TestEnvironment:
         assert settings.mongodb_uri is None
         assert settings.mongodb_db == "jbtestsuite"
         assert settings.data_dir is None
-        assert settings.server_selection_timeout_ms == 5000
+        assert settings.server_selection_timeout_ms == 2000
+        assert settings.connect_timeout_ms == 120_000
 
     def test_reads_every_variable(self, no_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
         no_env.setenv("MONGODB_URI", "mongodb://db.example.com:27017")
         no_env.setenv("MONGODB_DB", "qa")
         no_env.setenv("JBTS_DATA_DIR", str(tmp_path))
         no_env.setenv("JBTS_SERVER_SELECTION_TIMEOUT_MS", "250")
+        no_env.setenv("JBTS_CONNECT_TIMEOUT_MS", "30000")
 
         settings = Settings()
 
@@ -60,6 +68,7 @@ class TestEnvironment:
         assert settings.mongodb_db == "qa"
         assert settings.data_dir == tmp_path
         assert settings.server_selection_timeout_ms == 250
+        assert settings.connect_timeout_ms == 30_000
 
     def test_a_too_short_server_selection_timeout_is_refused(
         self, no_env: pytest.MonkeyPatch

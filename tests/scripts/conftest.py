@@ -21,6 +21,7 @@ ENVIRONMENT = (
     "MONGODB_DB",
     "JBTS_DATA_DIR",
     "JBTS_SERVER_SELECTION_TIMEOUT_MS",
+    "JBTS_CONNECT_TIMEOUT_MS",
 )
 
 # The collections of SPEC section 5, plus the migration record.
