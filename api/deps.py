@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
 from api.database.capabilities import Capabilities
 from api.database.connection import Database
-from api.errors import UnsupportedMediaType
+from api.errors import InvalidInput, UnsupportedMediaType
 from api.schemas import ObjectIdInput
 from api.settings import Settings
 
@@ -76,6 +77,12 @@ def _entity_tag_versions(value: str) -> frozenset[int] | None:
     return frozenset(versions)
 
 
+_ENTITY_TAG = r'(W/)?"[^"\x00-\x20\x7f]*"'
+ENTITY_TAGS_PATTERN = rf"^[ \t]*(\*|{_ENTITY_TAG}([ \t]*,[ \t]*{_ENTITY_TAG})*)[ \t]*$"
+"""`*` or a comma-separated list of entity tags (RFC 9110): anything else is a 422."""
+_ENTITY_TAGS = re.compile(ENTITY_TAGS_PATTERN)
+
+
 def if_match_versions(
     if_match: Annotated[
         str | None,
@@ -83,9 +90,16 @@ def if_match_versions(
             alias="If-Match",
             description='Only change the resource if its current `ETag` is one of these, e.g. `"3"`'
             " (412 otherwise).",
+            max_length=1000,
+            examples=['"3"'],
+            json_schema_extra={"pattern": ENTITY_TAGS_PATTERN},
         ),
     ] = None,
 ) -> frozenset[int] | None:
+    if if_match is not None and not _ENTITY_TAGS.match(if_match):
+        raise InvalidInput.at(
+            "header.If-Match", 'expected "*" or entity tags in double quotes, e.g. "3"'
+        )
     return None if if_match is None else _entity_tag_versions(if_match)
 
 

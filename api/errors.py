@@ -256,6 +256,11 @@ _HTTP_SLUGS = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-la
 
 async def _http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == HTTPStatus.BAD_REQUEST:
+        # FastAPI's only 400: a body it could not decode (e.g. not UTF-8). That is invalid input,
+        # answered like every other: a 422 at `body`.
+        error = InvalidInput.at("body", "the body could not be read as JSON (UTF-8)")
+        return error.response(request.url.path)
     status = HTTPStatus(exc.status_code)
     detail = exc.detail if isinstance(exc.detail, str) else status.description
     if status == HTTPStatus.NOT_FOUND and detail == "Not Found":

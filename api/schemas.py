@@ -7,7 +7,16 @@ from typing import Annotated, Any, ClassVar, Self
 
 from beanie import PydanticObjectId
 from bson import ObjectId
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 def _object_id_to_str(value: Any) -> Any:
@@ -68,10 +77,20 @@ def unique_in_order[T](values: list[T]) -> list[T]:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Chrome desktop"])]
+# Spelt out rather than `\S`: regex engines disagree on which control characters are spaces, and
+# the API (Rust regex) and its OpenAPI readers (ECMA regex) must accept exactly the same tags.
+_TAG_CHAR = r"[^\s\x00-\x1f\x7f-\x9f\ufeff,"
 Tag = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^[^\s$][^\s]*$", examples=["smoke"])
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=rf"^{_TAG_CHAR}$]{_TAG_CHAR}]*$",
+        examples=["smoke"],
+    ),
 ]
-"""A label on a test case or suite: no spaces, not starting with `$`."""
+"""A label on a test case or suite: no spaces, control characters or commas (lists of tags are
+comma-separated), not starting with `$`."""
 
 
 class UpdateModel(InputModel):
@@ -83,6 +102,25 @@ class UpdateModel(InputModel):
     """
 
     nullable_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Document `null` only where it is accepted: the fields are optional, not nullable."""
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name, prop in schema.get("properties", {}).items():
+            if name in cls.nullable_fields or "anyOf" not in prop:
+                continue
+            kept = [option for option in prop["anyOf"] if option.get("type") != "null"]
+            del prop["anyOf"]
+            if len(kept) == 1:
+                prop.update(kept[0])
+            else:
+                prop["anyOf"] = kept
+            if prop.get("default", ...) is None:
+                del prop["default"]
+        return schema
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> Self:

@@ -18,14 +18,18 @@ from pydantic import BeforeValidator, Field
 
 
 def _split_commas(value: Any) -> Any:
-    """`"a,b"` and `["a,b", "c"]` both become `["a", "b", "c"]`; blanks are dropped."""
+    """`"a,b"` and `["a,b", "c"]` both become `["a", "b", "c"]`.
+
+    An empty value (`tags=` or `a,,b`) is kept, and refused by the item's own validation: an
+    empty filter value is a mistake to report, not a filter to drop silently.
+    """
     raw = [value] if isinstance(value, str) else value
     if not isinstance(raw, list):
         return value
     parts: list[Any] = []
     for item in raw:
         if isinstance(item, str):
-            parts.extend(part.strip() for part in item.split(",") if part.strip())
+            parts.extend(part.strip() for part in item.split(","))
         else:
             parts.append(item)
     return parts

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import copy
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from beanie import Document
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic.fields import FieldInfo
 from pymongo import ASCENDING, DESCENDING
 
@@ -42,13 +43,39 @@ class PageParams(BaseModel):
         examples=["id,name"],
     )
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Document `fields=` per resource: the names it may take, at least one of them."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if not cls.selectable_fields:
+            return
+        names = {"type": "string", "enum": sorted(cls.selectable_fields)}
+        documented = copy(cls.__pydantic_fields__["fields"])
+        documented.metadata = [
+            *documented.metadata,
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "array", "items": names, "minItems": 1},
+                        {"type": "null"},
+                    ],
+                    "description": documented.description,
+                    "examples": ["id,name"],
+                }
+            ),
+        ]
+        cls.__pydantic_fields__ = {**cls.__pydantic_fields__, "fields": documented}
+        cls.model_rebuild(force=True)
+
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        if not value:
+        if not any(value):
             raise ValueError("name at least one field, e.g. fields=id,name")
+        if not all(value):
+            raise ValueError("a field name is empty (two commas in a row?)")
         unknown = sorted(set(value) - cls.selectable_fields)
         if unknown:
             allowed = ", ".join(sorted(cls.selectable_fields))

@@ -186,6 +186,17 @@ class TestMalformedJson:
 
         assert await stored(db, BROWSER_COLLECTION) == []
 
+    async def test_a_body_that_is_not_utf_8_is_422_not_400(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        for content in (b"\xff\xfe", b'{"name": "\xe9t\xe9", "browser": "chrome"}'):
+            response = await client.post(
+                BROWSERS, content=content, headers={"content-type": "application/json"}
+            )
+            assert_invalid(response, "body")
+
+        assert await stored(db, BROWSER_COLLECTION) == []
+
     async def test_a_body_that_is_not_an_object_is_422(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:
@@ -350,3 +361,23 @@ class TestUnknownBodyField:
 
         assert_invalid(response, "body.viewport.widht")
         assert await stored(db, BROWSER_COLLECTION) == []
+
+
+class TestMalformedIfMatch:
+    async def test_is_422_and_nothing_changes(self, client: httpx.AsyncClient) -> None:
+        created = await client.post("/api/v1/tests", json={"name": "Login"})
+        url = f"/api/v1/tests/{created.json()['id']}"
+
+        for value in ("null", "3", '"3', 'W/"3", 4'):
+            response = await client.patch(url, json={"name": "Logout"}, headers={"If-Match": value})
+            assert_invalid(response, "header.If-Match")
+
+        assert (await client.get(url)).json()["version"] == 1
+
+    async def test_entity_tag_lists_and_star_are_accepted(self, client: httpx.AsyncClient) -> None:
+        created = await client.post("/api/v1/tests", json={"name": "Login"})
+        url = f"/api/v1/tests/{created.json()['id']}"
+
+        for value in ('"7", "1"', "*", ' W/"0" , "2" '):
+            response = await client.patch(url, json={"tags": ["a"]}, headers={"If-Match": value})
+            assert response.status_code in {200, 412}, (value, response.text)
