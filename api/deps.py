@@ -6,6 +6,7 @@ import re
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
+from pydantic import WithJsonSchema
 
 from api.database.capabilities import Capabilities
 from api.database.connection import Database
@@ -91,8 +92,15 @@ def if_match_versions(
             description='Only change the resource if its current `ETag` is one of these, e.g. `"3"`'
             " (412 otherwise).",
             max_length=1000,
-            examples=['"3"'],
-            json_schema_extra={"pattern": ENTITY_TAGS_PATTERN},
+        ),
+        # A header is a string when sent: documented without `null`, with the accepted syntax.
+        WithJsonSchema(
+            {
+                "type": "string",
+                "maxLength": 1000,
+                "pattern": ENTITY_TAGS_PATTERN,
+                "examples": ['"3"'],
+            }
         ),
     ] = None,
 ) -> frozenset[int] | None:

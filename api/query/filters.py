@@ -9,12 +9,13 @@ of operators chosen here, never documents from the client, so no request can inj
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 
 def _split_commas(value: Any) -> Any:
@@ -29,7 +30,7 @@ def _split_commas(value: Any) -> Any:
     parts: list[Any] = []
     for item in raw:
         if isinstance(item, str):
-            parts.extend(part.strip() for part in item.split(","))
+            parts.extend(part.strip(" \t") for part in item.split(","))
         else:
             parts.append(item)
     return parts
@@ -108,16 +109,41 @@ def combine(conditions: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_TIME = r"[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})"
+_ISO_8601 = re.compile(rf"^{_DATE}({_TIME})?$")
+
+
+def _iso_8601(value: Any) -> Any:
+    """A date-time with its offset, or a date (midnight UTC); never a number, which pydantic
+    would read as a Unix time."""
+    if isinstance(value, str) and not _ISO_8601.match(value):
+        raise ValueError(
+            "expected an ISO 8601 date-time with an offset (2026-01-31T09:00:00Z) or a date "
+            "(2026-01-31)"
+        )
+    return value
+
+
+Moment = Annotated[
+    datetime,
+    BeforeValidator(_iso_8601),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
+    ),
+]
+"""A point in time in a query: an RFC 3339 date-time, or a date meaning its midnight UTC."""
+
 # The date-range filters most resources share: `created_from=...&created_to=...`.
 CreatedFrom = Annotated[
-    datetime | None, From("created_at"), Field(description="Created at or after (ISO 8601).")
+    Moment | None, From("created_at"), Field(description="Created at or after (ISO 8601).")
 ]
 CreatedTo = Annotated[
-    datetime | None, To("created_at"), Field(description="Created at or before (ISO 8601).")
+    Moment | None, To("created_at"), Field(description="Created at or before (ISO 8601).")
 ]
 UpdatedFrom = Annotated[
-    datetime | None, From("updated_at"), Field(description="Updated at or after (ISO 8601).")
+    Moment | None, From("updated_at"), Field(description="Updated at or after (ISO 8601).")
 ]
 UpdatedTo = Annotated[
-    datetime | None, To("updated_at"), Field(description="Updated at or before (ISO 8601).")
+    Moment | None, To("updated_at"), Field(description="Updated at or before (ISO 8601).")
 ]
