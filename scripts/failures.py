@@ -6,6 +6,7 @@ operator needs is where the database was and why it did not answer.
 
 from __future__ import annotations
 
+import os
 import re
 
 from pymongo.errors import (
@@ -19,9 +20,11 @@ from pymongo.errors import (
 MAX_REASON = 160
 
 _CONFIGURED_TIMEOUTS = re.compile(r"\s*\(configured timeouts:[^)]*\)")
-_ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")
+_ERRNO = re.compile(r"^\[Errno (?P<errno>-?\d+)\]\s*")
 # "host:port: reason" (IPv6 hosts are bracketed); one entry per server tried, comma-separated.
-_SERVER_REASON = re.compile(r"^\s*(?:\[[^\]]+\]|[^\s:,]+):\d+: (?P<reason>[^,]+)")
+_SERVER = r"(?:\[[^\]]+\]|[^\s:,\[]+):\d+: "
+_SERVER_PREFIX = re.compile(rf"^\s*{_SERVER}")
+_NEXT_SERVER = re.compile(rf",\s*{_SERVER}")
 _SELECTION_TIMEOUT = re.compile(r", Timeout: (?P<seconds>[\d.]+)s")
 
 
@@ -42,7 +45,7 @@ def describe_database_error(exc: PyMongoError, *, where: str) -> str:
 
 def _selection_reason(message: str) -> str:
     head = message.split(", Timeout:", 1)[0]
-    if _SERVER_REASON.match(head):
+    if _SERVER_PREFIX.match(head):
         return _reason(head)
     # "No servers found yet", "No replica set members match selector ...": nothing answered.
     timeout = _SELECTION_TIMEOUT.search(message)
@@ -51,11 +54,19 @@ def _selection_reason(message: str) -> str:
 
 
 def _reason(text: str) -> str:
-    """The first server's reason without its address, errno and configured timeouts."""
-    text = _CONFIGURED_TIMEOUTS.sub("", text)
-    server = _SERVER_REASON.match(text)
-    reason = _ERRNO.sub("", (server["reason"] if server else text).strip())
-    return _short(reason[:1].lower() + reason[1:])
+    """The first server's reason, without its address and the configured timeouts.
+
+    An OS error is named by its errno ("connection refused"): the driver's own wording differs
+    between its sync and async clients ("Connect call failed ('127.0.0.1', 9)").
+    """
+    text = _CONFIGURED_TIMEOUTS.sub("", text).strip()
+    if (server := _SERVER_PREFIX.match(text)) is not None:
+        text = _NEXT_SERVER.split(text[server.end() :], maxsplit=1)[0].strip()
+    if (errno := _ERRNO.match(text)) is not None:
+        code = int(errno["errno"])
+        # Negative numbers are resolver (getaddrinfo) codes, which os.strerror does not know.
+        text = os.strerror(code) if code > 0 else text[errno.end() :]
+    return _short(text[:1].lower() + text[1:])
 
 
 def _short(text: str) -> str:

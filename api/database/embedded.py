@@ -16,9 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from mongoeco.engines import MemoryEngine, SQLiteEngine
-from mongoeco.wire import AsyncMongoEcoProxyServer
-
 SQLITE_FILENAME = "jbtestsuite.sqlite3"
 # How long a stop waits for the engine to finish what it is doing and close its file. A bound on
 # a hang, not an expectation: a write in progress on a loaded machine can take many seconds.
@@ -133,6 +130,11 @@ class EmbeddedEngine:
             self._loop.close()
 
     async def _serve(self, ready: threading.Event) -> None:
+        # Imported here, in the engine's thread: mongoeco takes a second or more to import, and
+        # the CLI reports errors such as a missing data directory without paying for it.
+        from mongoeco.engines import MemoryEngine, SQLiteEngine
+        from mongoeco.wire import AsyncMongoEcoProxyServer
+
         self._stop = asyncio.Event()
         if self._data_dir is None:
             engine: MemoryEngine | SQLiteEngine = MemoryEngine()
