@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
+from api.docs import install_docs
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.health.router import router as health_router
 from api.schema_gate import SchemaGate
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Test definitions, execution tracking, artifacts and configuration over REST.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     install_problem_handlers(app)
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.include_router(templates_router)
     app.include_router(api)
     app.include_router(health_router)
+    install_docs(app)
     _document_problems_only_as_problem_json(app)
     return app
 

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from api.database import migrations
 from scripts.common import DataDirOption, console, open_database, run, use_target
-from scripts.target import Target
 
+if TYPE_CHECKING:
+    from api.database import migrations
+    from scripts.target import Target
+
+# The migration runner (and with it the driver) is imported inside the commands: see common.py.
 app = typer.Typer(help="Apply, revert and inspect versioned migrations.", no_args_is_help=True)
 
 
 async def _up(target: Target, version: int | None) -> list[migrations.Migration]:
+    from api.database import migrations
+
     async with open_database(target) as db:
         return await migrations.up(db, target=version)
 
 
 async def _down(target: Target, version: int | None) -> list[migrations.Migration]:
+    from api.database import migrations
+
     async with open_database(target) as db:
         return await migrations.down(db, target=version)
 
 
 async def _status(target: Target) -> list[migrations.MigrationState]:
+    from api.database import migrations
+
     async with open_database(target) as db:
         return await migrations.status(db)
 
@@ -35,7 +43,7 @@ def up(
     to: Annotated[int | None, typer.Option(help="Stop at this version.")] = None,
 ) -> None:
     """Apply every pending migration (or those up to --to)."""
-    with use_target(data_dir=data_dir) as target:
+    with use_target(data_dir=data_dir, create=True) as target:
         applied = run(_up(target, to))
     if not applied:
         console.print("Nothing to apply: the database is up to date.")
@@ -63,6 +71,8 @@ def down(
 @app.command()
 def status(data_dir: DataDirOption = None) -> None:
     """Show every known migration and whether it is applied."""
+    from rich.table import Table
+
     with use_target(data_dir=data_dir) as target:
         states = run(_status(target))
     table = Table("version", "name", "applied at", title=target.description)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
-from rich.table import Table
-
-from api.database import migrations
-from api.database.capabilities import Capabilities, probe
 from scripts.common import DataDirOption, console, open_database, run, use_target
-from scripts.target import Target
+
+if TYPE_CHECKING:
+    from pymongo.asynchronous.database import AsyncDatabase
+
+    from api.database.capabilities import Capabilities
+    from scripts.target import Target
+
+# The driver and the database layer are imported inside the functions: see common.py.
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class DatabaseStats:
 
 async def _collection_stats(db: AsyncDatabase[Any], name: str) -> dict[str, Any]:
     """`collStats` (deprecated on MongoDB 6.2+, still answered); a count where it is refused."""
+    from pymongo.errors import OperationFailure
+
     try:
         stats: dict[str, Any] = await db.command("collStats", name)
     except OperationFailure:
@@ -41,6 +44,9 @@ async def _collection_stats(db: AsyncDatabase[Any], name: str) -> dict[str, Any]
 
 
 async def gather(target: Target) -> DatabaseStats:
+    from api.database import migrations
+    from api.database.capabilities import probe
+
     async with open_database(target) as db:
         collections: list[CollectionStats] = []
         for name in sorted(await db.list_collection_names()):
@@ -65,6 +71,8 @@ async def gather(target: Target) -> DatabaseStats:
 
 def stats(data_dir: DataDirOption = None) -> None:
     """Documents, data size and indexes of every collection."""
+    from rich.table import Table
+
     with use_target(data_dir=data_dir) as target:
         result = run(gather(target))
     table = Table("collection", "documents", "bytes", "indexes", title=target.description)

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from api.database.embedded import EmbeddedEngine
-from api.settings import Settings
+if TYPE_CHECKING:
+    from api.settings import Settings
 
 
 class TargetError(RuntimeError):
@@ -21,6 +22,7 @@ class Target:
     uri: str
     db_name: str
     description: str
+    where: str  # the URI fit to print (no password), for error messages
     timeout_ms: int = 5000
 
 
@@ -35,15 +37,19 @@ def redact(uri: str) -> str:
 
 @contextmanager
 def database_target(
-    settings: Settings, *, data_dir: Path | None, allow_memory: bool
+    settings: Settings, *, data_dir: Path | None, allow_memory: bool, create: bool
 ) -> Iterator[Target]:
-    """Yield the database to use, starting the embedded engine when no URI is configured."""
+    """Yield the database to use, starting the embedded engine when no URI is configured.
+
+    `create=False`: a data directory without a database is refused, and nothing is created.
+    """
     if settings.mongodb_uri:
         where = redact(settings.mongodb_uri)
         yield Target(
             uri=settings.mongodb_uri,
             db_name=settings.mongodb_db,
             description=f"MongoDB at {where}, database {settings.mongodb_db}",
+            where=where,
             timeout_ms=settings.server_selection_timeout_ms,
         )
         return
@@ -53,10 +59,13 @@ def database_target(
             "MONGODB_URI is not set: set it, or pass --data-dir to work on the embedded "
             "engine's data in that directory"
         )
-    with EmbeddedEngine(data_dir=data_dir) as engine:
+    from api.database.embedded import EmbeddedEngine  # the engine is heavy: only when used
+
+    with EmbeddedEngine(data_dir=data_dir, create=create) as engine:
         yield Target(
             uri=engine.info.uri,
             db_name=settings.mongodb_db,
             description=f"{engine.info.describe()}, database {settings.mongodb_db}",
+            where=engine.info.uri,
             timeout_ms=settings.server_selection_timeout_ms,
         )

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from mongoeco.engines import MemoryEngine, SQLiteEngine
-from mongoeco.wire import AsyncMongoEcoProxyServer
-
 SQLITE_FILENAME = "jbtestsuite.sqlite3"
+# How long a stop waits for the engine to finish what it is doing and close its file. A bound on
+# a hang, not an expectation: a write in progress on a loaded machine can take many seconds.
+STOP_TIMEOUT = 60.0
 
 
 class EmbeddedEngineError(RuntimeError):
@@ -39,9 +40,16 @@ class EmbeddedEngine:
     """Start with `with EmbeddedEngine(data_dir=...) as engine: engine.info.uri`."""
 
     def __init__(
-        self, *, data_dir: Path | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        *,
+        data_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        create: bool = True,
     ) -> None:
+        """`create=False`: a `data_dir` without a database is an error, and nothing is created."""
         self._data_dir = data_dir
+        self._create = create
         self._host = host
         self._port = port  # 0: any free port
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,31 +68,50 @@ class EmbeddedEngine:
         if self._info is not None:
             return self._info
         if self._data_dir is not None:
-            try:
-                self._data_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise EmbeddedEngineError(
-                    f"cannot use data directory {self._data_dir}: {exc.strerror}"
-                ) from exc
+            self._prepare_data_dir(self._data_dir)
         ready = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(ready,), name="mongoeco-engine", daemon=True
         )
         self._thread.start()
-        ready.wait()
+        try:
+            ready.wait()
+        except BaseException:
+            # Interrupted (Ctrl-C, SIGTERM) while starting: still close the file cleanly.
+            self.stop()
+            raise
         if self._error is not None:
             raise EmbeddedEngineError(f"embedded engine failed to start: {self._error}")
         return self.info
 
     def stop(self) -> None:
+        started = self._info is not None
         if self._loop is not None and self._stop is not None:
             # The loop is already closed when the engine failed to start or was stopped before.
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=STOP_TIMEOUT)
+            if started and self._data_dir is not None:
+                _checkpoint(self._data_dir / SQLITE_FILENAME)
         self._info = None
         self._thread = None
+
+    def _prepare_data_dir(self, data_dir: Path) -> None:
+        if not self._create:
+            if not (data_dir / SQLITE_FILENAME).is_file():
+                # A read-only command given a mistyped path must not leave an empty database.
+                raise EmbeddedEngineError(
+                    f"no database ({SQLITE_FILENAME}) in {data_dir}: check the path, or create "
+                    "one there with `jbts migrate up`"
+                )
+            return
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedEngineError(
+                f"cannot use data directory {data_dir}: {exc.strerror}"
+            ) from exc
 
     def __enter__(self) -> Self:
         self.start()
@@ -109,6 +136,11 @@ class EmbeddedEngine:
             self._loop.close()
 
     async def _serve(self, ready: threading.Event) -> None:
+        # Imported here, in the engine's thread: mongoeco takes a second or more to import, and
+        # the CLI reports errors such as a missing data directory without paying for it.
+        from mongoeco.engines import MemoryEngine, SQLiteEngine
+        from mongoeco.wire import AsyncMongoEcoProxyServer
+
         self._stop = asyncio.Event()
         if self._data_dir is None:
             engine: MemoryEngine | SQLiteEngine = MemoryEngine()
@@ -125,3 +157,21 @@ class EmbeddedEngine:
             await self._stop.wait()
         finally:
             await server.close()
+
+
+def _checkpoint(path: Path) -> None:
+    """Fold the write-ahead log into the database file, so that file alone is the database.
+
+    mongoeco's SQLite engine runs in WAL mode: until a checkpoint, committed writes may live only
+    in `<file>-wal`, and a copy of the `.sqlite3` file would miss them. The engine checkpoints when
+    it closes its connection on a clean stop; doing it here as well makes the directory complete
+    even when the engine did not get that far. Closing the last connection removes the -wal and
+    -shm files.
+    """
+    if not path.is_file():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=STOP_TIMEOUT)) as connection:
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise EmbeddedEngineError(f"cannot checkpoint {path}: {exc}") from exc

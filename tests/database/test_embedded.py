@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,36 @@ class TestDataDir:
                 "_id": "nightly",
                 "passed": 3,
             }
+
+    def test_after_a_stop_the_sqlite_file_alone_holds_the_data(self, tmp_path: Path) -> None:
+        data_dir, copy_dir = tmp_path / "data", tmp_path / "copy"
+        with EmbeddedEngine(data_dir=data_dir) as engine, client(engine.info.uri) as mongo:
+            mongo["jbts"]["runs"].insert_many([{"_id": n} for n in range(20)])
+
+        assert sorted(path.name for path in data_dir.iterdir()) == [SQLITE_FILENAME]
+        copy_dir.mkdir()
+        shutil.copyfile(data_dir / SQLITE_FILENAME, copy_dir / SQLITE_FILENAME)
+        with EmbeddedEngine(data_dir=copy_dir) as engine, client(engine.info.uri) as mongo:
+            assert mongo["jbts"]["runs"].count_documents({}) == 20
+
+    def test_without_create_a_directory_without_a_database_is_refused(self, tmp_path: Path) -> None:
+        missing = tmp_path / "missing"
+
+        with pytest.raises(EmbeddedEngineError) as refused:
+            EmbeddedEngine(data_dir=missing, create=False).start()
+
+        assert str(refused.value).startswith(f"no database ({SQLITE_FILENAME}) in {missing}: ")
+        assert not missing.exists()
+
+    def test_without_create_an_existing_database_is_opened(self, tmp_path: Path) -> None:
+        with EmbeddedEngine(data_dir=tmp_path) as engine, client(engine.info.uri) as mongo:
+            mongo["jbts"]["runs"].insert_one({"_id": "kept"})
+
+        with (
+            EmbeddedEngine(data_dir=tmp_path, create=False) as engine,
+            client(engine.info.uri) as mongo,
+        ):
+            assert mongo["jbts"]["runs"].find_one({"_id": "kept"}) == {"_id": "kept"}
 
     def test_missing_directories_are_created(self, tmp_path: Path) -> None:
         data_dir = tmp_path / "a" / "b"
