@@ -69,18 +69,29 @@ _IDEMPOTENCY_RESPONSES[409]["headers"] = {
 }
 
 
+_REPLAYED_RESPONSE: dict[str, Any] = {
+    "headers": {
+        REPLAYED_HEADER: {
+            "description": "`true` when this is the stored answer to an earlier request with the "
+            "same Idempotency-Key: nothing was written again.",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
+    }
+}
+
+
 def _with_idempotency_responses(
-    responses: dict[int | str, dict[str, Any]] | None,
+    responses: dict[int | str, dict[str, Any]] | None, *, success: int
 ) -> dict[int | str, dict[str, Any]]:
-    """The route's documented responses plus the key's 409 (with `Retry-After`) and 422."""
+    """The route's documented responses plus the key's 409 (with `Retry-After`) and 422, and the
+    `Idempotent-Replayed` header of its success response."""
     merged = dict(responses or {})
-    for status, documented in _IDEMPOTENCY_RESPONSES.items():
-        merged[status] = {**documented, **merged.get(status, {})}
-        if "headers" in documented:
-            merged[status]["headers"] = {
-                **documented["headers"],
-                **merged[status].get("headers", {}),
-            }
+    for status, documented in {**_IDEMPOTENCY_RESPONSES, success: _REPLAYED_RESPONSE}.items():
+        existing = merged.get(status, {})
+        headers = {**documented.get("headers", {}), **existing.get("headers", {})}
+        merged[status] = {**documented, **existing}
+        if headers:
+            merged[status]["headers"] = headers
     return merged
 
 
@@ -212,17 +223,19 @@ class IdempotentRoute(APIRoute):
         methods: set[str] | list[str] | None = None,
         dependencies: Sequence[DependsParam] | None = None,
         responses: dict[int | str, dict[str, Any]] | None = None,
+        status_code: int | None = None,
         **kwargs: Any,
     ) -> None:
         if methods is not None and "POST" in {method.upper() for method in methods}:
             dependencies = [*(dependencies or ()), Depends(idempotency_key_header)]
-            responses = _with_idempotency_responses(responses)
+            responses = _with_idempotency_responses(responses, success=status_code or 200)
         super().__init__(
             path,
             endpoint,
             methods=methods,
             dependencies=dependencies,
             responses=responses,
+            status_code=status_code,
             **kwargs,
         )
 
