@@ -201,6 +201,9 @@ def _idempotent(handler: Handler) -> Handler:
             async with _renewing(outcome):
                 response = await handler(request)
         except Exception:
+            # Any error answer (a problem, or a database error the API maps to 503) frees the key
+            # for a retry. A cancelled request (BaseException) keeps its claim: whether its write
+            # landed is unknown, so only a retry after the lease has lapsed runs it again.
             await _release_quietly(outcome)
             raise
         await _settle(outcome, response)
