@@ -5,6 +5,7 @@ from beanie import Document
 from documents.artifacts import LogEntry, Screenshot, TestReport
 from documents.configurations import BrowserConfiguration, TestEnvironment
 from documents.executions import TestExecution, TestRun
+from documents.idempotency import IdempotencyRecord
 from documents.test_defs import TestCase, TestSuite, TestTemplate
 
 ALL_DOCUMENTS: list[type[Document]] = [
@@ -18,11 +19,13 @@ ALL_DOCUMENTS: list[type[Document]] = [
     Screenshot,
     LogEntry,
     TestReport,
+    IdempotencyRecord,
 ]
 
 __all__ = [
     "ALL_DOCUMENTS",
     "BrowserConfiguration",
+    "IdempotencyRecord",
     "LogEntry",
     "Screenshot",
     "TestCase",

@@ -59,6 +59,10 @@ def date(*, nullable: bool = False) -> Schema:
     return {"bsonType": ["date", "null"] if nullable else "date"}
 
 
+def binary() -> Schema:
+    return {"bsonType": "binData"}
+
+
 def object_id(*, nullable: bool = False) -> Schema:
     return {"bsonType": ["objectId", "null"] if nullable else "objectId"}
 

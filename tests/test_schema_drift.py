@@ -1,4 +1,4 @@
-"""The documents and the initial migration describe the same collections.
+"""The documents and the migrations describe the same collections.
 
 Migrations are frozen copies (they never import `documents/`), so nothing but this module notices
 when a document gains a field or an index the migration does not create. Everything here is
@@ -6,9 +6,10 @@ static: no database, no `init_beanie`.
 """
 
 import ast
+import importlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from pymongo import IndexModel
 from documents import (
     ALL_DOCUMENTS,
     BrowserConfiguration,
+    IdempotencyRecord,
     LogEntry,
     Screenshot,
     TestCase,
@@ -34,8 +36,19 @@ from documents import (
 )
 from migrations import m0001_initial as m0001
 
-SPECS = {spec.name: spec for spec in m0001.COLLECTIONS}
 MIGRATIONS_DIR = Path(m0001.__file__).parent
+
+
+def _latest_specs() -> dict[str, Any]:
+    """Per collection, the spec of the newest migration that describes it (`COLLECTIONS`)."""
+    specs: dict[str, Any] = {}
+    for path in sorted(MIGRATIONS_DIR.glob("m[0-9][0-9][0-9][0-9]_*.py")):
+        module = importlib.import_module(f"migrations.{path.stem}")
+        specs |= {spec.name: spec for spec in getattr(module, "COLLECTIONS", [])}
+    return specs
+
+
+SPECS = _latest_specs()
 
 CASE_ID = PydanticObjectId()
 RUN_ID = PydanticObjectId()
@@ -214,6 +227,34 @@ SAMPLES: dict[type[Document], list[dict[str, Any]]] = {
             "content_file_id": None,
         },
     ],
+    IdempotencyRecord: [
+        {
+            "_id": "a" * 64,
+            "request_hash": "b" * 64,
+            "method": "POST",
+            "path": "/api/v1/tests",
+            "owner": "c0ffee",
+            "locked_until": NOW,
+            "created_at": NOW,
+            "expires_at": NOW + timedelta(hours=24),
+        },
+        {
+            "_id": "a" * 64,
+            "request_hash": "b" * 64,
+            "method": "POST",
+            "path": "/api/v1/tests/bulk",
+            "state": "done",
+            "owner": "c0ffee",
+            "locked_until": NOW,
+            "response": {
+                "status_code": 201,
+                "headers": {"content-type": "application/json", "location": "/api/v1/tests/1"},
+                "body": b'{"id": "1"}',
+            },
+            "created_at": NOW,
+            "expires_at": NOW + timedelta(hours=24),
+        },
+    ],
 }
 
 
@@ -274,6 +315,8 @@ def _bson_type(value: Any) -> str:
         return "double"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, bytes):
+        return "binData"
     if isinstance(value, datetime):
         return "date"
     if isinstance(value, bson.ObjectId):

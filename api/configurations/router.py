@@ -16,10 +16,12 @@ from api.configurations.schemas import (
 )
 from api.deps import ObjectIdPath, require_json_body
 from api.errors import problem_responses
+from api.idempotency.routes import IdempotentRoute
 from api.query import Page
 from api.query.fields import partial_model
 
 router = APIRouter(
+    route_class=IdempotentRoute,
     prefix="/configurations",
     tags=["configurations"],
     dependencies=[Depends(require_json_body)],

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api.deps import CapabilitiesDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
+from api.idempotency.routes import IdempotentRoute
 from api.query import Page
 from api.query.fields import partial_model
 from api.suites import service as suite_service
@@ -14,6 +15,7 @@ from api.suites.schemas import SuiteCreate, SuiteRead, SuiteTestIds, SuiteUpdate
 from api.test_defs.schemas import TestCaseItem
 
 router = APIRouter(
+    route_class=IdempotentRoute,
     prefix="/suites",
     tags=["suites"],
     dependencies=[Depends(require_json_body)],

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api.deps import ObjectIdPath, etag, require_json_body
 from api.errors import problem_responses
+from api.idempotency.routes import IdempotentRoute
 from api.query import Page
 from api.query.fields import partial_model
 from api.templates import service as template_service
@@ -14,6 +15,7 @@ from api.templates.schemas import InstantiateRequest, TemplateCreate, TemplateRe
 from api.test_defs.schemas import TestCaseRead
 
 router = APIRouter(
+    route_class=IdempotentRoute,
     prefix="/templates",
     tags=["templates"],
     dependencies=[Depends(require_json_body)],

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, etag, require_json_body
 from api.errors import problem_responses
+from api.idempotency.routes import IdempotentRoute
 from api.query import BulkResponse, Page
 from api.query.fields import partial_model
 from api.test_defs import service as case_service
@@ -25,6 +26,7 @@ from api.test_defs.schemas import (
 from documents.test_defs import TestCase, TestStep
 
 router = APIRouter(
+    route_class=IdempotentRoute,
     prefix="/tests",
     tags=["tests"],
     dependencies=[Depends(require_json_body)],

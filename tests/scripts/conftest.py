@@ -39,7 +39,9 @@ DOMAIN_COLLECTIONS = frozenset(
         "test_reports",
     }
 )
-ALL_COLLECTIONS = DOMAIN_COLLECTIONS | {"schema_migrations"}
+# What the service keeps for itself (migration 0002).
+SERVICE_COLLECTIONS = frozenset({"idempotency_keys"})
+ALL_COLLECTIONS = DOMAIN_COLLECTIONS | SERVICE_COLLECTIONS | {"schema_migrations"}
 
 
 @pytest.fixture

@@ -11,10 +11,17 @@ from pymongo import MongoClient
 from pymongo.errors import WriteError
 from typer.testing import CliRunner, Result
 
+from api.database import migrations
 from api.database.embedded import SQLITE_FILENAME
 from migrations import m0001_initial as m0001
+from migrations import m0002_idempotency_keys as m0002
 from scripts.cli import app
 from tests.scripts.conftest import ALL_COLLECTIONS, DOMAIN_COLLECTIONS
+
+SPECS = [*m0001.COLLECTIONS, *m0002.COLLECTIONS]
+KNOWN = migrations.discover()
+APPLIED_ALL = [f"Applied {m.version:04d} {m.name}" for m in KNOWN]
+REVERTED_ALL = [f"Reverted {m.version:04d} {m.name}" for m in reversed(KNOWN)]
 
 SyncClient = MongoClient[dict[str, Any]]
 
@@ -70,7 +77,7 @@ class TestUp:
         result = invoke(runner, "migrate", "up")
 
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines() == ["Applied 0001 initial schema"]
+        assert result.stdout.splitlines() == APPLIED_ALL
 
     def test_creates_every_collection_with_its_validator(
         self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
@@ -79,7 +86,7 @@ class TestUp:
 
         options = collection_options(sync_mongo, cli_db)
         assert set(options) == ALL_COLLECTIONS
-        for spec in m0001.COLLECTIONS:
+        for spec in SPECS:
             assert "$jsonSchema" in options[spec.name]["validator"], spec.name
             assert options[spec.name]["validator"] == spec.validator, spec.name
             assert options[spec.name]["validationLevel"] == "strict"
@@ -91,7 +98,7 @@ class TestUp:
     ) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
 
-        for spec in m0001.COLLECTIONS:
+        for spec in SPECS:
             expected = {"_id_"} | {index.document["name"] for index in spec.indexes}
             assert set(indexes(sync_mongo, cli_db, spec.name)) == expected, spec.name
 
@@ -104,6 +111,8 @@ class TestUp:
         assert dict(text["weights"]) == {"name": 10, "tags": 5, "description": 1}
         ttl = indexes(sync_mongo, cli_db, "log_entries")["ttl_timestamp"]
         assert ttl["expireAfterSeconds"] == 30 * 24 * 60 * 60
+        idempotency_ttl = indexes(sync_mongo, cli_db, "idempotency_keys")["ttl_expires_at"]
+        assert idempotency_ttl["expireAfterSeconds"] == 0
         for collection in NAME_UNIQUE:
             name_unique = indexes(sync_mongo, cli_db, collection)["name_unique"]
             assert name_unique.get("unique") is True, collection
@@ -114,14 +123,16 @@ class TestUp:
             "automation_key": {"$type": "string"}
         }
 
-    def test_records_version_1(
+    def test_records_every_version(
         self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
     ) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
 
-        records = list(sync_mongo[cli_db]["schema_migrations"].find())
-        assert [(record["_id"], record["name"]) for record in records] == [(1, "initial schema")]
-        assert "applied_at" in records[0]
+        records = list(sync_mongo[cli_db]["schema_migrations"].find().sort("_id"))
+        assert [(record["_id"], record["name"]) for record in records] == [
+            (m.version, m.name) for m in KNOWN
+        ]
+        assert all("applied_at" in record for record in records)
 
     def test_the_database_itself_refuses_an_invalid_document(
         self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
@@ -169,23 +180,36 @@ class TestUp:
 
 
 class TestDown:
-    def test_reverts_the_collections_and_the_record(
+    def test_reverts_the_newest_migration_and_its_record(
         self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
     ) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
+        newest = KNOWN[-1]
 
         result = invoke(runner, "migrate", "down")
 
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines() == ["Reverted 0001 initial schema"]
+        assert result.stdout.splitlines() == [f"Reverted {newest.version:04d} {newest.name}"]
+        records = sync_mongo[cli_db]["schema_migrations"].find()
+        assert {record["_id"] for record in records} == {m.version for m in KNOWN[:-1]}
+        pending = re.compile(rf"{newest.version:04d}\s*│\s*{newest.name}\s*│\s*pending")
+        assert pending.search(invoke(runner, "migrate", "status").stdout)
+
+    def test_to_0_reverts_the_collections_and_the_records(
+        self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
+    ) -> None:
+        assert invoke(runner, "migrate", "up").exit_code == 0
+
+        assert invoke(runner, "migrate", "down", "--to", "0").exit_code == 0
+
         remaining = set(sync_mongo[cli_db].list_collection_names())
-        assert not remaining & DOMAIN_COLLECTIONS
+        assert not remaining & (ALL_COLLECTIONS - {"schema_migrations"})
         assert sync_mongo[cli_db]["schema_migrations"].count_documents({}) == 0
         assert PENDING_ROW.search(invoke(runner, "migrate", "status").stdout)
 
     def test_again_has_nothing_to_revert(self, runner: CliRunner, cli_db: str) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
-        assert invoke(runner, "migrate", "down").exit_code == 0
+        assert invoke(runner, "migrate", "down", "--to", "0").exit_code == 0
 
         result = invoke(runner, "migrate", "down")
 
@@ -200,7 +224,7 @@ class TestDown:
         result = invoke(runner, "migrate", "down", "--to", "0")
 
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines() == ["Reverted 0001 initial schema"]
+        assert result.stdout.splitlines() == REVERTED_ALL
         assert not set(sync_mongo[cli_db].list_collection_names()) & DOMAIN_COLLECTIONS
 
     def test_to_an_unknown_version_is_one_error_line_and_reverts_nothing(
@@ -261,7 +285,7 @@ class TestEmbeddedDataDir:
     ) -> None:
         up = invoke(runner, "migrate", "up", "--data-dir", str(tmp_path))
         assert up.exit_code == 0, up.output
-        assert up.stdout.splitlines() == ["Applied 0001 initial schema"]
+        assert up.stdout.splitlines() == APPLIED_ALL
         assert (tmp_path / SQLITE_FILENAME).is_file()
 
         status = invoke(runner, "migrate", "status", "--data-dir", str(tmp_path))

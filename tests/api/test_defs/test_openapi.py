@@ -20,6 +20,7 @@ ORDER = "/api/v1/tests/{id}/steps/order"
 BULK = "/api/v1/tests/bulk"
 CLONE = "/api/v1/tests/{id}/clone"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+KEY = "Idempotency-Key"
 
 # path, method, parameters, problem statuses, request body schema
 ROUTES: list[tuple[str, str, set[str], set[str], str | None]] = [
@@ -45,14 +46,14 @@ ROUTES: list[tuple[str, str, set[str], set[str], str | None]] = [
         {"422"},
         None,
     ),
-    (CASES, "post", set(), {"409", "415", "422"}, "TestCaseCreate"),
-    (BULK, "post", set(), {"415", "422"}, "BulkRequest"),
+    (CASES, "post", {KEY}, {"409", "415", "422"}, "TestCaseCreate"),
+    (BULK, "post", {KEY}, {"409", "415", "422"}, "BulkRequest"),
     (CASE, "get", {"id"}, {"404", "422"}, None),
     (CASE, "patch", {"id", "If-Match"}, {"404", "409", "412", "415", "422"}, "TestCaseUpdate"),
     (CASE, "delete", {"id", "If-Match"}, {"404", "412", "422"}, None),
-    (CLONE, "post", {"id"}, {"404", "422"}, "CloneRequest"),
+    (CLONE, "post", {"id", KEY}, {"404", "409", "422"}, "CloneRequest"),
     (STEPS, "get", {"id", "page", "limit", "fields"}, {"404", "422"}, None),
-    (STEPS, "post", {"id", "If-Match"}, {"404", "412", "415", "422"}, "StepCreate"),
+    (STEPS, "post", {"id", "If-Match", KEY}, {"404", "409", "412", "415", "422"}, "StepCreate"),
     (ORDER, "put", {"id", "If-Match"}, {"404", "412", "415", "422"}, "StepOrder"),
     (STEP, "patch", {"id", "step_id", "If-Match"}, {"404", "412", "415", "422"}, "StepUpdate"),
     (STEP, "delete", {"id", "step_id", "If-Match"}, {"404", "412", "422"}, None),
