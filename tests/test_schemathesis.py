@@ -1,0 +1,86 @@
+"""The API against its own OpenAPI document, as a fuzzer sees it.
+
+Schemathesis runs every phase (examples, coverage, fuzzing, stateful) with every check and a fixed
+seed against a real `jbts serve` (on the embedded engine, or on `MONGODB_URI`): no server error, no
+response that contradicts the schema, every status code documented, valid input accepted and
+invalid input refused. What schemathesis cannot know (a reference to an id that does not exist,
+a stale `If-Match`) is listed, with the reason, in `schemathesis.toml` at the project root.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from tests.servers import Server, jbts_executable, server_env
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20261130
+MAX_EXAMPLES = 12
+"""Per operation and phase: enough to reach every documented status, small enough for CI."""
+RUN_BOUND = 1800.0
+"""A bound on the whole run, not an expectation (it takes a minute or two on a quiet machine)."""
+
+
+@pytest.fixture
+def served(mongodb_uri: str, tmp_path: Path) -> Iterator[Server]:
+    """`jbts serve` on a database of its own: the embedded engine, or MONGODB_URI."""
+    db_name = f"jbts_fuzz_{uuid.uuid4().hex[:12]}"
+    real = bool(os.environ.get("MONGODB_URI"))
+    env = server_env(MONGODB_URI=mongodb_uri, MONGODB_DB=db_name) if real else server_env()
+    if real:
+        subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+            [jbts_executable(), "migrate", "up"], env=env, check=True, capture_output=True
+        )
+    server = Server([], env, tmp_path)
+    try:
+        server.get_when_up("/health/ready", 200)
+        yield server
+    finally:
+        server.stop()
+        if real:
+            client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
+            with client:
+                client.drop_database(db_name)
+
+
+def test_the_api_keeps_the_promises_of_its_openapi_document(served: Server, tmp_path: Path) -> None:
+    st = Path(sys.executable).parent / "st"
+    command = [
+        str(st),
+        "--config-file",
+        str(ROOT / "schemathesis.toml"),
+        "--no-color",
+        "run",
+        f"{served.base_url}/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--seed",
+        str(SEED),
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "report"),
+    ]
+    result = subprocess.run(  # noqa: S603 - the installed schemathesis, fixed arguments
+        command, capture_output=True, text=True, timeout=RUN_BOUND, cwd=tmp_path, check=False
+    )
+
+    tail = "\n".join(result.stdout.splitlines()[-400:])
+    assert result.returncode == 0, f"schemathesis found problems:\n{tail}\n{result.stderr[-2000:]}"
