@@ -504,10 +504,15 @@ class TestBrowserFilters:
             {
                 "browser=chrome": ["Chrome desktop"],
                 "browser=chrome,firefox": ["Chrome desktop", "Firefox headed"],
-                "browser=chrome,,firefox,": ["Chrome desktop", "Firefox headed"],
                 "browser=chromium": [],
             },
         )
+
+    async def test_an_empty_value_in_the_list_is_422(
+        self, client: httpx.AsyncClient, browsers: dict[str, dict[str, Any]]
+    ) -> None:
+        for query in ("browser=chrome,,firefox", "browser=chrome,", "browser="):
+            assert_invalid(await client.get(f"{BROWSERS}?{query}"), "query.browser")
 
     async def test_browser_matches_any_of_repeated_parameters(
         self, client: httpx.AsyncClient, browsers: dict[str, dict[str, Any]]
