@@ -11,12 +11,16 @@ import pytest
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
+from api.database import migrations
 from migrations import m0001_initial as m0001
 from scripts.cli import app
 from tests.scripts.conftest import ALL_COLLECTIONS
 
 SyncClient = MongoClient[dict[str, Any]]
 
+# What these tests expect does not depend on how many migrations follow the initial one.
+KNOWN = len(migrations.discover())
+LATEST = migrations.latest_version()
 CAPABILITIES_LINE = re.compile(
     r"^Capabilities: transactions (yes|no), change_streams (yes|no), full_text_search (yes|no)$"
 )
@@ -66,9 +70,9 @@ class TestStats:
 
         assert result.exit_code == 0, result.output
         rows = table_rows(result.stdout)
-        assert set(rows) == ALL_COLLECTIONS
+        assert set(rows) >= ALL_COLLECTIONS
         assert rows["browser_configurations"][0] == 2
-        assert rows["schema_migrations"] == (1, ["_id_"])
+        assert rows["schema_migrations"] == (KNOWN, ["_id_"])
         for spec in m0001.COLLECTIONS:
             expected = ["_id_", *(index.document["name"] for index in spec.indexes)]
             documents, index_names = rows[spec.name]
@@ -86,14 +90,14 @@ class TestStats:
         assert result.exit_code == 0, result.output
         lines = result.stdout.splitlines()
         assert f"database {cli_db}" in result.stdout
-        assert "Migrations: 1 applied, latest 1" in lines
+        assert f"Migrations: {LATEST} applied, latest {LATEST}" in lines
         assert any(CAPABILITIES_LINE.match(line) for line in lines), lines[-1]
 
     def test_an_unmigrated_database_says_0_applied(self, runner: CliRunner, cli_db: str) -> None:
         result = runner.invoke(app, ["stats"])
 
         assert result.exit_code == 0, result.output
-        assert "Migrations: 0 applied, latest 1" in result.stdout.splitlines()
+        assert f"Migrations: 0 applied, latest {LATEST}" in result.stdout.splitlines()
 
     def test_on_the_embedded_engine_with_a_data_dir(
         self, runner: CliRunner, clean_env: pytest.MonkeyPatch, tmp_path: Path
@@ -104,8 +108,8 @@ class TestStats:
 
         assert result.exit_code == 0, result.output
         assert "embedded engine (mongoeco)" in result.stdout
-        assert table_rows(result.stdout)["schema_migrations"][0] == 1
-        assert "Migrations: 1 applied, latest 1" in result.stdout.splitlines()
+        assert table_rows(result.stdout)["schema_migrations"][0] == KNOWN
+        assert f"Migrations: {LATEST} applied, latest {LATEST}" in result.stdout.splitlines()
         assert "change_streams no" in result.stdout
 
     def test_without_a_database_is_one_error_line(
