@@ -45,7 +45,7 @@ class TestDiscover:
         known = migrations.discover()
 
         assert (known[0].version, known[0].name) == (1, "initial schema")
-        assert VERSIONS == sorted(set(VERSIONS))
+        assert sorted(set(VERSIONS)) == VERSIONS
         assert migrations.latest_version() == known[-1].version
 
 
