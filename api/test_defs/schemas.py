@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from api.query.bulk import MAX_BULK_ITEMS
+from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
 from api.query.fields import partial_model
 from api.schemas import (
     InputModel,
@@ -285,5 +285,7 @@ class BulkRequest(InputModel):
     operations: list[BulkOperation] = Field(
         min_length=1,
         max_length=MAX_BULK_ITEMS,
-        description=f"1 to {MAX_BULK_ITEMS} operations, run as one unordered bulk write.",
+        description=f"1 to {MAX_BULK_ITEMS} operations, written unordered in batches of "
+        f"{BULK_WRITE_BATCH}. Each case may be named by one operation only: a later operation "
+        "naming the same id fails (422 at its `id`).",
     )
