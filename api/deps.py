@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
@@ -64,6 +65,9 @@ async def require_json_body(request: Request) -> None:
         raise UnsupportedMediaType(f"expected an application/json body, got {shown}")
 
 
+_VERSION_TAG = re.compile(r'"[0-9]{1,18}"')
+
+
 def _entity_tag_versions(value: str) -> frozenset[int] | None:
     """The versions an `If-Match` header accepts: `None` for `*`, else those of its strong tags."""
     if value.strip() == "*":
@@ -71,7 +75,8 @@ def _entity_tag_versions(value: str) -> frozenset[int] | None:
     versions: set[int] = set()
     for tag in value.split(","):
         tag = tag.strip()
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
+        # ASCII digits that fit a stored (64-bit) version; any other tag matches no version.
+        if _VERSION_TAG.fullmatch(tag):
             versions.add(int(tag[1:-1]))
     return frozenset(versions)
 

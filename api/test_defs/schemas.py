@@ -81,6 +81,7 @@ class StepCreate(StepInput):
     position: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_STEPS,  # no case holds more steps, so no larger position means anything
         description="1-based position to insert the step at; the steps from there move down. "
         "Omitted (or past the end): appended.",
     )
