@@ -66,6 +66,9 @@ async def require_json_body(request: Request) -> None:
         raise UnsupportedMediaType(f"expected an application/json body, got {shown}")
 
 
+_VERSION_TAG = re.compile(r'"[0-9]{1,18}"')
+
+
 def _entity_tag_versions(value: str) -> frozenset[int] | None:
     """The versions an `If-Match` header accepts: `None` for `*`, else those of its strong tags."""
     if value.strip() == "*":
@@ -73,7 +76,8 @@ def _entity_tag_versions(value: str) -> frozenset[int] | None:
     versions: set[int] = set()
     for tag in value.split(","):
         tag = tag.strip()
-        if tag.startswith('"') and tag.endswith('"') and tag[1:-1].isdigit():
+        # ASCII digits that fit a stored (64-bit) version; any other tag matches no version.
+        if _VERSION_TAG.fullmatch(tag):
             versions.add(int(tag[1:-1]))
     return frozenset(versions)
 

@@ -130,13 +130,19 @@ class UpdateModel(InputModel):
         return self
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client sent, as `$set` paths (`viewport.width` for a nested merge)."""
+        """The fields the client sent, as `$set` paths (`viewport.width` for a nested merge).
+
+        A field sent replaces the stored value with its complete dump: the defaults of what the
+        client left out inside it (a list item's optional fields) are stored too, so every stored
+        document has the shape the read models expect. Only a nested `UpdateModel` merges.
+        """
         changes: dict[str, Any] = {}
-        dumped = self.model_dump(exclude_unset=True)
-        for name, value in dumped.items():
+        sent = [name for name in type(self).model_fields if name in self.model_fields_set]
+        dumped = self.model_dump(include=set(sent))
+        for name in sent:
             nested = getattr(self, name)
             if isinstance(nested, UpdateModel):
                 changes.update({f"{name}.{path}": v for path, v in nested.changes().items()})
             else:
-                changes[name] = value
+                changes[name] = dumped[name]
         return changes

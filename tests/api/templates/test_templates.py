@@ -294,6 +294,22 @@ class TestUpdateTemplate:
         ]
         assert response.json()["steps"] == created["steps"]
 
+    async def test_parameters_sent_with_only_a_name_are_stored_complete_and_list(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        created = await create_template(client, "Login", parameters=LOGIN_PARAMETERS)
+
+        response = await client.patch(
+            template_url(created["id"]), json={"parameters": [{"name": "url"}]}
+        )
+
+        assert response.status_code == 200, response.text
+        [document] = await stored(db, TEMPLATE_COLLECTION)
+        assert document["parameters"] == [{"name": "url", "description": None, "default": None}]
+        listed = await client.get(TEMPLATES)
+        assert listed.status_code == 200, listed.text
+        assert listed.json()["items"][0]["parameters"] == document["parameters"]
+
     async def test_steps_using_an_undeclared_placeholder_are_422_and_nothing_changes(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:

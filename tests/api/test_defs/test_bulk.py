@@ -9,6 +9,7 @@ import httpx
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.query.bulk import BULK_WRITE_BATCH
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 from tests.api.test_defs.helpers import (
     BULK,
@@ -23,6 +24,7 @@ from tests.api.test_defs.helpers import (
 )
 
 KEY = "com.example.LoginTest.testValidLogin"
+OTHER_UNKNOWN_ID = "6650f1c2a7b4e3d2c1b0a997"
 
 
 async def _bulk(client: httpx.AsyncClient, *operations: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +109,7 @@ class TestBulkMixed:
             _update(changed["id"], priority="critical"),  # 2
             _update(UNKNOWN_ID, priority="low"),  # 3
             _delete(doomed["id"]),  # 4
-            _delete(UNKNOWN_ID),  # 5
+            _delete(OTHER_UNKNOWN_ID),  # 5
             _update(None, priority="low"),  # 6
             _delete("not-an-id"),  # 7
             _create("Twin one", automation_key="twin"),  # 8
@@ -133,7 +135,7 @@ class TestBulkMixed:
             "body.operations.1.data.status"
         )
         assert UNKNOWN_ID in _failure(results[3], 404)["detail"]
-        assert UNKNOWN_ID in _failure(results[5], 404)["detail"]
+        assert OTHER_UNKNOWN_ID in _failure(results[5], 404)["detail"]
         assert _failure(results[6], 422)["errors"][0]["location"] == "body.operations.6.id"
         assert _failure(results[7], 422)["errors"][0]["location"] == "body.operations.7.id"
         twins = results[8:10]
@@ -207,34 +209,24 @@ class TestBulkUpdate:
         }
         assert after["updated_at"] >= created["updated_at"]
 
-    async def test_two_updates_of_one_case_bump_twice(
-        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
-    ) -> None:
-        created = await create_case(client, "Login")
-
-        await _bulk(client, _update(created["id"], owner="a"), _update(created["id"], name="B"))
-
-        stored = await stored_case(db, created["id"])
-        assert stored is not None
-        assert (stored["owner"], stored["name"], stored["version"]) == ("a", "B", 3)
-
     async def test_taking_an_existing_automation_key_is_409_for_that_item(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:
         await create_case(client, "Keyed", automation_key=KEY)
         other = await create_case(client, "Other")
+        third = await create_case(client, "Third")
         before = await all_cases(db)
 
         body = await _bulk(
-            client, _update(other["id"], automation_key=KEY), _update(other["id"], owner="bob")
+            client, _update(other["id"], automation_key=KEY), _update(third["id"], owner="bob")
         )
 
         _failure(body["results"][0], 409)
         assert body["results"][1]["status"] == "updated"
-        stored = await stored_case(db, other["id"])
+        assert (await all_cases(db))[:2] == before[:2]
+        stored = await stored_case(db, third["id"])
         assert stored is not None
-        assert (stored["automation_key"], stored["owner"], stored["version"]) == (None, "bob", 2)
-        assert (await all_cases(db))[0] == before[0]
+        assert (stored["owner"], stored["version"]) == ("bob", 2)
 
     async def test_an_unknown_reference_is_422_at_that_item(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
@@ -252,16 +244,82 @@ class TestBulkUpdate:
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:
         created = await create_case(client, "Login")
+        other = await create_case(client, "Other")
         before = await all_cases(db)
 
-        body = await _bulk(client, _update(created["id"]), _update(created["id"], owner="bob"))
+        body = await _bulk(client, _update(created["id"]), _update(other["id"], owner="bob"))
 
         error = _failure(body["results"][0], 422)
         assert error["errors"][0]["location"] == "body.operations.0.data"
         assert body["results"][1]["status"] == "updated"
+        assert (await all_cases(db))[0] == before[0]
+        stored = await stored_case(db, other["id"])
+        assert stored is not None
+        assert (stored["owner"], stored["version"]) == ("bob", 2)
+
+
+class TestBulkRepeatedIds:
+    """An id named twice in one bulk would make its results say more than happened (two
+    deletions of one case, an update of a case already gone): each repeat fails alone."""
+
+    async def test_deleting_twice_then_updating_reports_one_deletion(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        created = await create_case(client, "Doomed")
+        other = await create_case(client, "Other")
+
+        body = await _bulk(
+            client,
+            _delete(created["id"]),
+            _delete(created["id"]),
+            _update(created["id"], owner="bob"),
+            _update(other["id"], owner="carol"),
+        )
+
+        assert body["results"][0] == {"index": 0, "status": "deleted", "id": created["id"]}
+        for index in (1, 2):
+            error = _failure(body["results"][index], 422)
+            assert [e["location"] for e in error["errors"]] == [f"body.operations.{index}.id"]
+            assert "operations.0" in error["detail"]
+            assert created["id"] in error["detail"]
+        assert body["results"][3]["status"] == "updated"
+        assert _totals(body) == (0, 1, 1, 2)
+        assert [doc["name"] for doc in await all_cases(db)] == ["Other"]
+
+    async def test_a_second_update_of_one_case_fails_and_changes_nothing(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        created = await create_case(client, "Login")
+
+        body = await _bulk(
+            client, _update(created["id"], owner="a"), _update(created["id"], name="B")
+        )
+
+        assert body["results"][0]["status"] == "updated"
+        assert "operations.0" in _failure(body["results"][1], 422)["detail"]
         stored = await stored_case(db, created["id"])
         assert stored is not None
-        assert (stored["owner"], stored["version"]) == ("bob", before[0]["version"] + 1)
+        assert (stored["owner"], stored["name"], stored["version"]) == ("a", "Login", 2)
+
+    async def test_a_repeat_of_an_item_that_failed_still_fails(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        created = await create_case(client, "Login")
+        before = await all_cases(db)
+
+        body = await _bulk(
+            client,
+            _update(created["id"], status="done"),
+            _delete(created["id"]),
+            _delete(UNKNOWN_ID),
+            _delete(UNKNOWN_ID),
+        )
+
+        _failure(body["results"][0], 422)
+        assert "operations.0" in _failure(body["results"][1], 422)["detail"]
+        _failure(body["results"][2], 404)
+        assert "operations.2" in _failure(body["results"][3], 422)["detail"]
+        assert await all_cases(db) == before
 
 
 class TestBulkDelete:
@@ -289,6 +347,42 @@ class TestBulkDelete:
 
         _failure(body["results"][0], 422)
         assert await suite_members(db, suite) == [created["id"]]
+
+
+class TestBulkBatches:
+    """The writes go to the database in batches of `BULK_WRITE_BATCH`, one after the other."""
+
+    async def test_a_bulk_just_over_one_batch_reports_each_item_at_its_index(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        target = await create_case(client, "Target")
+        first_batch = [
+            _update(target["id"], owner="bob"),
+            _create("Twin first", automation_key="twin"),
+            *(_create(f"Case {n}") for n in range(BULK_WRITE_BATCH - 2)),
+        ]
+        second_batch = [
+            _create("Twin second", automation_key="twin"),  # the first twin is stored by now
+            _delete(UNKNOWN_ID),
+            _create("Last"),
+        ]
+
+        body = await _bulk(client, *first_batch, *second_batch)
+
+        results = body["results"]
+        assert results[0] == {"index": 0, "status": "updated", "id": target["id"]}
+        assert {r["status"] for r in results[1:BULK_WRITE_BATCH]} == {"created"}
+        twin = _failure(results[BULK_WRITE_BATCH], 409)
+        assert "automation_key" in twin["detail"]
+        assert UNKNOWN_ID in _failure(results[BULK_WRITE_BATCH + 1], 404)["detail"]
+        assert results[BULK_WRITE_BATCH + 2]["status"] == "created"
+        assert _totals(body) == (BULK_WRITE_BATCH, 1, 0, 2)
+        stored = {str(doc["_id"]): doc for doc in await all_cases(db)}
+        created = {r["id"] for r in results if r["status"] == "created"}
+        assert set(stored) == created | {target["id"]}
+        assert stored[results[1]["id"]]["name"] == "Twin first"
+        assert stored[results[-1]["id"]]["name"] == "Last"
+        assert (stored[target["id"]]["owner"], stored[target["id"]]["version"]) == ("bob", 2)
 
 
 class TestBulkLimits:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.test_defs.schemas import MAX_STEPS
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 from tests.api.test_defs.helpers import (
     STEP_FIELDS,
@@ -198,6 +199,9 @@ class TestAddStep:
             ({}, "body.action"),
             (step_body("teleport"), "body.action"),
             (step_body(position=0), "body.position"),
+            (step_body(position=2**31 + 1), "body.position"),  # was a 500
+            (step_body(position=2**63), "body.position"),
+            (step_body(position=MAX_STEPS + 1), "body.position"),
             (step_body(timeout_ms=600_001), "body.timeout_ms"),
             (step_body(id="mine"), "body.id"),
             (step_body(order=1), "body.order"),

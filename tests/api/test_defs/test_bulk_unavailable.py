@@ -1,0 +1,78 @@
+"""`POST /tests/bulk` when the database goes away: every item's result says what may have happened.
+
+The database here is an engine of the test's own, stopped before the request, so what fails and
+where does not depend on timing: the first batch's write fails (its items may have been written,
+as far as the service can know), and no later batch is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from api.database import migrations
+from api.database.connection import open_client
+from api.database.embedded import EmbeddedEngine
+from api.main import create_app
+from api.query.bulk import BULK_WRITE_BATCH
+from api.settings import Settings
+from tests.api.test_defs.helpers import BULK
+
+
+@pytest.fixture
+def engine() -> Iterator[EmbeddedEngine]:
+    with EmbeddedEngine() as running:
+        yield running
+
+
+@pytest.fixture
+async def doomed_client(engine: EmbeddedEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on `engine`, migrated; the test stops the engine when it chooses."""
+    settings = Settings.model_validate(
+        {
+            "mongodb_uri": engine.info.uri,
+            "mongodb_db": "jbts_unavailable",
+            "JBTS_SERVER_SELECTION_TIMEOUT_MS": 100,  # the engine is stopped: fail fast
+        }
+    )
+    mongo = open_client(engine.info.uri)
+    try:
+        await migrations.up(mongo[settings.mongodb_db])
+    finally:
+        await mongo.close()
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def test_items_of_the_failed_batch_may_be_written_later_ones_were_not(
+    engine: EmbeddedEngine, doomed_client: httpx.AsyncClient
+) -> None:
+    operations = [
+        {"op": "create", "data": {"name": f"Case {n}"}} for n in range(BULK_WRITE_BATCH + 1)
+    ]
+    engine.stop()
+
+    response = await doomed_client.post(BULK, json={"operations": operations})
+
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert (body["created"], body["updated"], body["deleted"]) == (0, 0, 0)
+    assert body["failed"] == BULK_WRITE_BATCH + 1
+    results = body["results"]
+    assert [result["index"] for result in results] == list(range(BULK_WRITE_BATCH + 1))
+    for result in results:
+        assert result["status"] == "failed"
+        assert result["error"]["status"] == 503
+        assert result["error"]["type"] == "/problems/service-unavailable"
+        assert "database became unavailable" in result["error"]["detail"]
+    assert {result["error"]["detail"] for result in results[:BULK_WRITE_BATCH]} == {
+        results[0]["error"]["detail"]
+    }
+    assert "may have been written" in results[0]["error"]["detail"]
+    assert "not written" in results[BULK_WRITE_BATCH]["error"]["detail"]

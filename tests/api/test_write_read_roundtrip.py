@@ -1,0 +1,217 @@
+"""Every document any write route can produce reads back through every read route.
+
+One partial PATCH once stored template parameters without `description`/`default`, and from then
+on every list page holding that template was a 500. This module writes with minimal bodies, the
+OpenAPI examples, PATCHes of every list-of-objects field with minimal items and nulls where
+allowed; then it reads everything through every GET route of `/api/v1` (plain, with `fields=`, by
+id, sub-lists) and validates each body with the route's response model, and each stored document
+with its Beanie document class. It checks that it exercised every write and read route, so a new
+route has to be added here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from api.configurations.schemas import BrowserRead, EnvironmentRead
+from api.query import Page
+from api.query.fields import partial_model
+from api.suites.schemas import SuiteRead
+from api.templates.schemas import TemplateRead
+from api.test_defs.schemas import StepRead, TestCaseRead
+from documents import ALL_DOCUMENTS
+
+API = "/api/v1"
+BROWSERS = f"{API}/configurations/browsers"
+ENVIRONMENTS = f"{API}/configurations/environments"
+TESTS = f"{API}/tests"
+SUITES = f"{API}/suites"
+TEMPLATES = f"{API}/templates"
+WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+STEPS = f"{TESTS}/{{id}}/steps"
+SUITE_TESTS = f"{SUITES}/{{id}}/tests"
+# What each list holds; a list's `/{id}` route answers the same model.
+READ_MODELS: dict[str, type[BaseModel]] = {
+    BROWSERS: BrowserRead,
+    ENVIRONMENTS: EnvironmentRead,
+    TESTS: TestCaseRead,
+    SUITES: SuiteRead,
+    TEMPLATES: TemplateRead,
+    STEPS: StepRead,
+    SUITE_TESTS: TestCaseRead,
+}
+# `fields=` for each list: the name and every list-of-objects field.
+LIST_FIELDS = {
+    BROWSERS: "name,viewport,args",
+    ENVIRONMENTS: "name,variables",
+    TESTS: "name,steps",
+    SUITES: "name,test_case_ids",
+    TEMPLATES: "name,parameters,steps",
+    STEPS: "action,selector",
+    SUITE_TESTS: "name,steps",
+}
+
+
+class Api:
+    """Sends requests by route template and records which templates it exercised."""
+
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+        self.client = client
+        spec = app.openapi()
+        self.routes = {
+            (method.upper(), path)
+            for path, operations in spec["paths"].items()
+            if path.startswith(API)
+            for method in operations
+        }
+        self.examples = spec["components"]["schemas"]
+        self.used: set[tuple[str, str]] = set()
+
+    def example(self, schema: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.examples[schema]["examples"][0]
+        return found
+
+    async def write(
+        self, method: str, template: str, body: Any = None, **path: str
+    ) -> dict[str, Any]:
+        self.used.add((method, template))
+        response = await self.client.request(method, template.format(**path), json=body)
+        assert response.status_code < 300, (method, template, body, response.text)
+        return response.json() if response.content else {}
+
+    async def create_and_delete(self, collection: str, body: dict[str, Any]) -> None:
+        created = await self.write("POST", collection, body)
+        await self.write("DELETE", f"{collection}/{{id}}", id=created["id"])
+
+    async def read(self, template: str, query: str = "", **path: str) -> dict[str, Any]:
+        self.used.add(("GET", template))
+        response = await self.client.get(template.format(**path) + query)
+        assert response.status_code == 200, (template, query, response.text)
+        body: dict[str, Any] = response.json()
+        if template in READ_MODELS:  # a list: complete items, or the fields chosen
+            model = READ_MODELS[template]
+            if query.startswith("?fields="):
+                chosen = {"id", *query.removeprefix("?fields=").split(",")}
+                assert all(set(item) == chosen for item in body["items"]), (template, body)
+                model = partial_model(model)
+            Page[model].model_validate(body)  # type: ignore[valid-type]
+        else:
+            READ_MODELS[template.removesuffix("/{id}")].model_validate(body)
+        return body
+
+
+async def write_everything(api: Api) -> None:
+    """Minimal and full bodies, minimal list items and nulls, through every write route."""
+    browser = await api.write("POST", BROWSERS, {"name": "b-min", "browser": "chrome"})
+    await api.write("POST", BROWSERS, api.example("BrowserCreate"))
+    await api.write(
+        "PATCH",
+        f"{BROWSERS}/{{id}}",
+        {"viewport": {"width": 800}, "version": None, "user_agent": None, "args": ["--x"]},
+        id=browser["id"],
+    )
+    environment = await api.write("POST", ENVIRONMENTS, {"name": "e-min", "base_url": "http://a/"})
+    full_environment = await api.write("POST", ENVIRONMENTS, api.example("EnvironmentCreate"))
+    await api.write(
+        "PATCH",
+        f"{ENVIRONMENTS}/{{id}}",
+        {"variables": [{"name": "X", "value": "1"}, {"name": "API_TOKEN", "secret": True}]},
+        id=full_environment["id"],
+    )
+    await api.write("PATCH", f"{ENVIRONMENTS}/{{id}}", {"description": None}, id=environment["id"])
+    await api.create_and_delete(BROWSERS, {"name": "x", "browser": "edge"})
+    await api.create_and_delete(ENVIRONMENTS, {"name": "x", "base_url": "http://x/"})
+
+    case = await api.write("POST", TESTS, {"name": "t-min"})
+    refs = {"browser_configuration_id": browser["id"], "environment_id": environment["id"]}
+    full_case = await api.write("POST", TESTS, {**api.example("TestCaseCreate"), **refs})
+    nullable = ["description", "preconditions", "expected_result", "target_url", "owner"]
+    nulls = dict.fromkeys([*nullable, "automation_key", *refs], None)
+    await api.write("PATCH", f"{TESTS}/{{id}}", {**nulls, "tags": []}, id=full_case["id"])
+    step = await api.write("POST", STEPS, {"action": "click"}, id=case["id"])
+    await api.write("POST", STEPS, {**api.example("StepInput"), "position": 1}, id=case["id"])
+    step_url = f"{STEPS}/{{step_id}}"
+    step_nulls = dict.fromkeys(["selector", "value", "description", "expected"], None)
+    await api.write("PATCH", step_url, step_nulls, id=case["id"], step_id=step["id"])
+    await api.write("PATCH", step_url, {}, id=case["id"], step_id=step["id"])
+    order = [s["id"] for s in (await api.read(STEPS, id=case["id"]))["items"]][::-1]
+    await api.write("PUT", f"{STEPS}/order", {"step_ids": order}, id=case["id"])
+    doomed_step = await api.write("POST", STEPS, {"action": "wait"}, id=case["id"])
+    await api.write("DELETE", step_url, id=case["id"], step_id=doomed_step["id"])
+    await api.write("POST", f"{TESTS}/{{id}}/clone", {}, id=full_case["id"])
+    doomed = await api.write("POST", TESTS, {"name": "t-doomed"})
+    operations = [
+        {"op": "create", "data": {"name": "t-bulk-min"}},
+        {"op": "create", "data": {**api.example("TestCaseCreate"), "name": "t-bulk-full"}},
+        {"op": "update", "id": case["id"], "data": {"owner": None, "tags": ["x"]}},
+        {"op": "delete", "id": doomed["id"]},
+    ]
+    result = await api.write("POST", f"{TESTS}/bulk", {"operations": operations})
+    assert result["failed"] == 0, result
+    await api.create_and_delete(TESTS, {"name": "x"})
+
+    suite = await api.write("POST", SUITES, {"name": "s-min"})
+    full_suite = await api.write(
+        "POST",
+        SUITES,
+        {**api.example("SuiteCreate"), "test_case_ids": [case["id"], full_case["id"]], **refs},
+    )
+    await api.write(
+        "PATCH",
+        f"{SUITES}/{{id}}",
+        dict.fromkeys(["description", *refs], None),
+        id=full_suite["id"],
+    )
+    members = {"test_case_ids": [full_case["id"], case["id"]]}
+    await api.write("POST", f"{SUITES}/{{id}}/tests", members, id=suite["id"])
+    await api.write(
+        "DELETE", f"{SUITES}/{{id}}/tests", {"test_case_ids": [case["id"]]}, id=suite["id"]
+    )
+    await api.create_and_delete(SUITES, {"name": "x"})
+
+    template = await api.write("POST", TEMPLATES, {"name": "tpl-min"})
+    full_template = await api.write("POST", TEMPLATES, api.example("TemplateCreate"))
+    await api.write(
+        "PATCH",
+        f"{TEMPLATES}/{{id}}",
+        {"parameters": [{"name": "url"}, {"name": "username"}], "description": None},
+        id=full_template["id"],
+    )
+    await api.write(
+        "PATCH",
+        f"{TEMPLATES}/{{id}}",
+        {"steps": [{"action": "click"}], "category": None},
+        id=template["id"],
+    )
+    values = {"name": "from-template", "parameters": {"url": "https://a/", "username": "u"}}
+    await api.write("POST", f"{TEMPLATES}/{{id}}/instantiate", values, id=full_template["id"])
+    await api.create_and_delete(TEMPLATES, {"name": "x"})
+
+
+async def test_every_written_document_reads_through_every_read_route(
+    app: FastAPI, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+) -> None:
+    api = Api(app, client)
+    await write_everything(api)
+
+    for collection in (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES):
+        page = await api.read(collection, "?limit=200")
+        await api.read(collection, f"?fields={LIST_FIELDS[collection]}")
+        assert page["items"]
+        for item in page["items"]:
+            await api.read(f"{collection}/{{id}}", id=item["id"])
+            if collection in (TESTS, SUITES):
+                sub_list = STEPS if collection == TESTS else SUITE_TESTS
+                await api.read(sub_list, id=item["id"])
+                await api.read(sub_list, f"?fields={LIST_FIELDS[sub_list]}", id=item["id"])
+
+    for document in ALL_DOCUMENTS:
+        async for raw in db[document.get_collection_name()].find():
+            document.model_validate(raw)
+    assert {route for route in api.routes if route[0] in WRITE_METHODS} <= api.used
+    assert {route for route in api.routes if route[0] == "GET"} <= api.used
