@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
+from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.health.router import router as health_router
 from api.settings import Settings, get_settings
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health_router)
     _document_problems_only_as_problem_json(app)
+    add_edge_middleware(app, settings)  # last: CORS must wrap every other middleware
     return app
 
 
