@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from api.database import migrations
 from api.main import create_app
+from api.server import serve as serve_app
 from scripts.common import DataDirOption, console, load_settings, open_database, run, use_target
 from scripts.target import Target
 
@@ -37,4 +37,4 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        serve_app(app, settings=settings, host=host, port=port)
