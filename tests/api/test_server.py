@@ -6,22 +6,32 @@ tests/scripts/test_serve_limits.py.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import resource
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 
 import pytest
+import uvicorn
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from api.server import (
     HEADER_TIMEOUT_MESSAGE,
     BoundedH11Protocol,
     BurstFilter,
+    bounded_h11,
     install_burst_filter,
+    raise_open_file_limit,
     remove_burst_filter,
     server_config,
 )
 from api.settings import Settings
+
+BOUND = 60.0  # seconds: generous, only reached when something is wrong
 
 INVALID = "Invalid HTTP request received."
 ACCEPT_ERROR = (
@@ -175,22 +185,41 @@ class TestInstalledFilter:
 
     @pytest.mark.parametrize("name", ["uvicorn.error", "asyncio"])
     def test_collapses_uvicorn_and_asyncio_messages(
-        self, installed: BurstFilter, caplog: pytest.LogCaptureFixture, name: str
+        self, installed: BurstFilter, handler: Collected, name: str
     ) -> None:
-        caplog.set_level(logging.WARNING, logger=name)
         noisy = logging.getLogger(name)
+        noisy.addHandler(handler)
+        try:
+            for _ in range(200):
+                noisy.warning(INVALID)
+                noisy.error("socket.accept() out of system resource\nsocket: <...>")
+        finally:
+            noisy.removeHandler(handler)
 
-        for _ in range(200):
-            noisy.warning(INVALID)
-            noisy.error("socket.accept() out of system resource\nsocket: <...>")
-
-        assert [record.getMessage().split("\n")[0] for record in caplog.records] == [
+        assert [line.split("\n")[0] for line in handler.lines] == [
             INVALID,
             "socket.accept() out of system resource",
         ]
 
 
+@pytest.fixture
+def uvicorn_logging() -> Iterator[None]:
+    """uvicorn's `Config` configures its loggers; leave them as they were for other tests."""
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {
+        name: (list(lg.handlers), lg.level, lg.propagate)
+        for name, lg in ((name, logging.getLogger(name)) for name in names)
+    }
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        restored = logging.getLogger(name)
+        restored.handlers[:] = handlers
+        restored.setLevel(level)
+        restored.propagate = propagate
+
+
 class TestServerConfig:
+    @pytest.mark.usefixtures("uvicorn_logging")
     def test_every_limit_comes_from_the_settings(self, monkeypatch: pytest.MonkeyPatch) -> None:
         for name, value in {
             "JBTS_LIMIT_CONCURRENCY": "50",
@@ -253,3 +282,131 @@ class TestServerConfig:
 
         with pytest.raises(ValueError, match=name):
             Settings()
+
+
+class TestOpenFileLimit:
+    def test_the_soft_limit_is_raised_to_the_hard_limit(self) -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard // 2), hard))
+        try:
+            assert raise_open_file_limit() == hard
+            assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@dataclass
+class Slow:
+    """A tiny ASGI app: `/slow` answers once released, anything else at once."""
+
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        if scope["path"] == "/slow":
+            self.started.set()
+            await self.release.wait()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+@dataclass
+class Running:
+    app: Slow
+    port: int
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await asyncio.open_connection("127.0.0.1", self.port)
+
+    async def get(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """One request on its own connection: status, headers, body."""
+        reader, writer = await self.connect()
+        try:
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+            raw = await asyncio.wait_for(reader.read(), BOUND)
+        finally:
+            writer.close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode().split("\r\n")
+        headers = dict(line.lower().split(": ", 1) for line in lines)
+        return int(status_line.split()[1]), headers, body
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    """The protocol in a real uvicorn server in this event loop: 1 s header deadline, 1 request."""
+    app = Slow()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        http=bounded_h11(header_timeout_s=1),
+        limit_concurrency=1,
+        timeout_keep_alive=30,
+        lifespan="off",
+        log_config=None,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(BOUND):
+        while not server.started:  # noqa: ASYNC110 - uvicorn exposes only this flag
+            await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Running(app=app, port=port)
+    finally:
+        app.release.set()
+        server.should_exit = True
+        await asyncio.wait_for(task, BOUND)
+
+
+class TestBoundedH11Protocol:
+    async def test_a_connection_that_sends_nothing_is_closed(self, running: Running) -> None:
+        reader, writer = await running.connect()
+
+        assert await asyncio.wait_for(reader.read(), BOUND) == b""
+        writer.close()
+
+    async def test_a_kept_alive_connection_sending_half_a_request_is_closed(
+        self, running: Running
+    ) -> None:
+        reader, writer = await running.connect()
+        writer.write(b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = await asyncio.wait_for(reader.readuntil(b"ok"), BOUND)
+        assert first.startswith(b"HTTP/1.1 200 ")
+
+        # Data on the kept-alive connection cancels its keep-alive timer (30 s); the header
+        # deadline (1 s) is what closes it.
+        writer.write(b"GET /fast HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+
+        assert await asyncio.wait_for(reader.read(), BOUND) == b""
+        writer.close()
+
+    async def test_a_request_over_the_concurrency_limit_is_a_503_problem(
+        self, running: Running
+    ) -> None:
+        slow = asyncio.create_task(running.get("/slow"))
+        await asyncio.wait_for(running.app.started.wait(), BOUND)
+
+        status, headers, body = await running.get("/fast")
+
+        assert status == 503
+        assert headers["content-type"] == "application/problem+json"
+        assert headers["retry-after"] == "1"
+        assert json.loads(body)["status"] == 503
+        running.app.release.set()
+        assert (await slow)[0] == 200
+        assert (await running.get("/fast"))[0] == 200
+
+    async def test_idle_connections_do_not_count_against_the_limit(self, running: Running) -> None:
+        idle = [await running.connect() for _ in range(5)]
+        try:
+            status, _, body = await running.get("/fast")
+        finally:
+            for _, writer in idle:
+                writer.close()
+
+        assert (status, body) == (200, b"ok")
