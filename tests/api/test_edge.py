@@ -15,7 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from api.main import create_app
 from api.settings import Settings
-from tests.api.helpers import BROWSERS, assert_problem, browser_body
+from tests.api.helpers import BROWSER_COLLECTION, BROWSERS, assert_problem, browser_body
 
 LIMIT = 4096
 UI = "https://ui.example.com"
@@ -32,7 +32,7 @@ def body_of_size(size: int, name: str = "Padded") -> bytes:
 
 @pytest.fixture
 def edge_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """A small body limit and one allowed origin, read from the environment like in production."""
+    """A small body limit and two allowed origins, read from the environment as in production."""
     monkeypatch.setenv("JBTS_MAX_BODY_BYTES", str(LIMIT))
     monkeypatch.setenv("JBTS_CORS_ORIGINS", f" {UI} , {OTHER_UI}")
     return monkeypatch
@@ -44,7 +44,16 @@ def settings(edge_env: pytest.MonkeyPatch, mongodb_uri: str, db_name: str) -> Se
 
 
 async def stored_browsers(db: AsyncDatabase[Any]) -> int:
-    return await db["browser_configurations"].count_documents({})
+    return await db[BROWSER_COLLECTION].count_documents({})
+
+
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of `app`, run with its lifespan."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
 
 
 class Chunks:
@@ -170,15 +179,6 @@ class TestBodyLimit:
 
         with pytest.raises(ValidationError, match="JBTS_MAX_BODY_BYTES"):
             Settings()
-
-
-@asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of `app`, run with its lifespan."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 def preflight(origin: str, method: str = "POST", headers: str | None = None) -> dict[str, str]:
