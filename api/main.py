@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
 from api.docs import install_docs
+from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.health.router import router as health_router
 from api.schema_gate import SchemaGate
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     install_docs(app)
     _document_problems_only_as_problem_json(app)
+    add_edge_middleware(app, settings)  # last: CORS must wrap every other middleware
     return app
 
 

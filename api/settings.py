@@ -1,10 +1,38 @@
 """Service settings, read once from the environment."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+
+
+def _split_origins(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+    return value
+
+
+def _check_origins(origins: tuple[str, ...]) -> tuple[str, ...]:
+    for origin in origins:
+        # A browser sends `scheme://host[:port]`; anything else (a path, a trailing slash) would
+        # silently never match, so it is refused at start-up.
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise ValueError(
+                f"{origin!r} is not an origin such as https://ui.example.com or "
+                "http://localhost:3000 (scheme, host, optional port; no path)"
+            )
+    return origins
+
+
+Origins = Annotated[
+    tuple[str, ...], NoDecode, BeforeValidator(_split_origins), AfterValidator(_check_origins)
+]
 
 
 class Settings(BaseSettings):
@@ -39,6 +67,27 @@ class Settings(BaseSettings):
         validation_alias="JBTS_CONNECT_TIMEOUT_MS",
         description="Connection and heartbeat timeout: how long a busy database may take to "
         "answer before the driver declares it down (and interrupts operations in flight).",
+    )
+    # The edge of the app (api/edge.py) and `jbts serve`'s HTTP server (api/server.py).
+    max_body_bytes: int = Field(
+        default=5 * MIB, ge=1024, le=1024 * MIB, validation_alias="JBTS_MAX_BODY_BYTES"
+    )
+    cors_origins: Origins = Field(default=(), validation_alias="JBTS_CORS_ORIGINS")
+    limit_concurrency: int = Field(
+        default=1000, ge=1, le=100_000, validation_alias="JBTS_LIMIT_CONCURRENCY"
+    )
+    backlog: int = Field(default=2048, ge=1, le=65_535, validation_alias="JBTS_BACKLOG")
+    keep_alive_timeout_s: int = Field(
+        default=5, ge=1, le=300, validation_alias="JBTS_KEEP_ALIVE_TIMEOUT_S"
+    )
+    header_timeout_s: int = Field(
+        default=10, ge=1, le=300, validation_alias="JBTS_HEADER_TIMEOUT_S"
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=MIB, validation_alias="JBTS_MAX_HEADER_BYTES"
+    )
+    graceful_shutdown_timeout_s: int = Field(
+        default=5, ge=1, le=600, validation_alias="JBTS_GRACEFUL_SHUTDOWN_TIMEOUT_S"
     )
 
 

@@ -45,9 +45,8 @@ def serve(
         check_can_listen(host, port)
     except PortError as exc:
         fail(str(exc))
-    import uvicorn
-
     from api.main import create_app
+    from api.server import serve as serve_app
 
     # SIGTERM unwinds through `use_target`, so the embedded engine closes its SQLite file.
     with (
@@ -62,4 +61,4 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        serve_app(app, settings=settings, host=host, port=port)

@@ -396,9 +396,9 @@ class TestOptimisticConcurrency:
                 case_url(created["id"]), json={"name": "x"}, headers={b"If-Match": header}
             )
             assert_problem(response, 412)
-        for header in ("1", ""):  # not entity tags at all: invalid input
+        for malformed in ("1", ""):  # not entity tags at all: invalid input
             response = await client.patch(
-                case_url(created["id"]), json={"name": "x"}, headers={"If-Match": header}
+                case_url(created["id"]), json={"name": "x"}, headers={"If-Match": malformed}
             )
             assert_problem(response, 422)
 
