@@ -13,6 +13,8 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    StrictBool,
+    StrictFloat,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -43,6 +45,21 @@ ObjectIdInput = Annotated[
     Field(examples=["6650f1c2a7b4e3d2c1b0a998"]),
 ]
 """An ObjectId sent by a client (body or path): 24 hex digits, stored as a BSON ObjectId."""
+
+
+def _json_number(value: Any) -> Any:
+    """JSON types, not Python's coercions: `true` and `"5"` are not integers."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_json_number)]
+"""An integer in a request body: a JSON number with no fraction (`5` or `5.0`), nothing else."""
+Number = StrictFloat
+"""A number in a request body: a JSON number, never a numeric string."""
+Flag = StrictBool
+"""A boolean in a request body: `true` or `false`, never `1` or `"yes"`."""
 
 
 class InputModel(BaseModel):

@@ -78,8 +78,15 @@ def test_the_api_keeps_the_promises_of_its_openapi_document(served: Server, tmp_
         "--report-dir",
         str(tmp_path / "report"),
     ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # for the hooks module, tests.schemathesis_hooks
     result = subprocess.run(  # noqa: S603 - the installed schemathesis, fixed arguments
-        command, capture_output=True, text=True, timeout=RUN_BOUND, cwd=tmp_path, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=RUN_BOUND,
+        cwd=tmp_path,
+        env=env,
+        check=False,
     )
 
     tail = "\n".join(result.stdout.splitlines()[-400:])

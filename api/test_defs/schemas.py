@@ -17,7 +17,9 @@ from pydantic import (
 from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
 from api.query.fields import partial_model
 from api.schemas import (
+    Flag,
     InputModel,
+    Integer,
     Name,
     ObjectIdInput,
     ObjectIdStr,
@@ -72,13 +74,13 @@ class StepInput(InputModel):
     value: str | None = Field(default=None, max_length=10_000)
     description: str | None = Field(default=None, max_length=2000)
     expected: str | None = Field(default=None, max_length=2000)
-    timeout_ms: int = Field(default=30_000, ge=0, le=MAX_TIMEOUT_MS)
-    optional: bool = False
-    screenshot_on_failure: bool = True
+    timeout_ms: Integer = Field(default=30_000, ge=0, le=MAX_TIMEOUT_MS)
+    optional: Flag = False
+    screenshot_on_failure: Flag = True
 
 
 class StepCreate(StepInput):
-    position: int | None = Field(
+    position: Integer | None = Field(
         default=None,
         ge=1,
         le=MAX_STEPS,  # no case holds more steps, so no larger position means anything
@@ -97,9 +99,9 @@ class StepUpdate(UpdateModel):
     value: str | None = Field(default=None, max_length=10_000)
     description: str | None = Field(default=None, max_length=2000)
     expected: str | None = Field(default=None, max_length=2000)
-    timeout_ms: int | None = Field(default=None, ge=0, le=MAX_TIMEOUT_MS)
-    optional: bool | None = None
-    screenshot_on_failure: bool | None = None
+    timeout_ms: Integer | None = Field(default=None, ge=0, le=MAX_TIMEOUT_MS)
+    optional: Flag | None = None
+    screenshot_on_failure: Flag | None = None
 
 
 class StepOrder(InputModel):

@@ -381,3 +381,29 @@ class TestMalformedIfMatch:
         for value in ('"7", "1"', "*", ' W/"0" , "2" '):
             response = await client.patch(url, json={"tags": ["a"]}, headers={"If-Match": value})
             assert response.status_code in {200, 412}, (value, response.text)
+
+
+class TestJsonTypesAreNotCoerced:
+    """A body is JSON: `1` is not `true`, `"5"` is not `5` (as the OpenAPI schema says)."""
+
+    async def test_a_step_with_a_number_for_a_boolean_is_422(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        for step in (
+            {"action": "click", "optional": 1},
+            {"action": "click", "screenshot_on_failure": "false"},
+            {"action": "click", "timeout_ms": "5000"},
+            {"action": "click", "timeout_ms": True},
+            {"action": "click", "timeout_ms": 5000.5},
+        ):
+            response = await client.post("/api/v1/tests", json={"name": "Login", "steps": [step]})
+            assert_invalid(response, "body.steps.0")
+
+        assert await stored(db, "test_cases") == []
+
+    async def test_a_whole_float_is_an_integer(self, client: httpx.AsyncClient) -> None:
+        step = {"action": "wait", "timeout_ms": 5e3}
+        response = await client.post("/api/v1/tests", json={"name": "Login", "steps": [step]})
+
+        assert response.status_code == 201, response.text
+        assert response.json()["steps"][0]["timeout_ms"] == 5000
