@@ -5,11 +5,11 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from api.query import AnyOf, CommaList, ListParams, SortOrder
+from api.query import AnyOf, CommaList, Equals, ListParams, SortOrder
 from api.query.filters import CreatedFrom, CreatedTo
 from api.query.listing import selectable
 from api.query.text import TextIndex
-from api.schemas import Tag
+from api.schemas import ObjectIdInput, Tag
 from api.suites.schemas import SuiteRead
 from api.test_defs.schemas import TestCaseRead
 
@@ -39,6 +39,16 @@ class SuiteListParams(ListParams):
         CommaList[Tag] | None,
         AnyOf("tags"),
         Field(description="Suites with any of these tags (comma-separated or repeated)."),
+    ] = None
+    browser_configuration_id: Annotated[
+        ObjectIdInput | None,
+        Equals("browser_configuration_id"),
+        Field(description="Suites that use this browser configuration by default."),
+    ] = None
+    environment_id: Annotated[
+        ObjectIdInput | None,
+        Equals("environment_id"),
+        Field(description="Suites that use this test environment by default."),
     ] = None
     created_from: CreatedFrom = None
     created_to: CreatedTo = None

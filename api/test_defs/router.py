@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, etag, require_json_body
 from api.errors import problem_responses
 from api.query import BulkResponse, Page
@@ -84,10 +85,13 @@ async def bulk(data: BulkRequest) -> BulkResponse:
     return await case_service.bulk(operations=data.operations)
 
 
-@router.get("/{id}", responses=_READ)
-async def get_case(id: ObjectIdPath, response: Response) -> TestCaseRead:
+@router.get("/{id}", response_model=TestCaseRead, responses={**_READ, **NOT_MODIFIED})
+async def get_case(
+    id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
+) -> TestCaseRead | Response:
     """One test case with its steps. The `ETag` is its version."""
-    return _read(await case_service.get_case(id=id), response)
+    case = await case_service.get_case(id=id)
+    return not_modified(case, if_none_match) or _read(case, response)
 
 
 @router.patch("/{id}", responses=_CONDITIONAL)

@@ -29,6 +29,7 @@ from tests.api.helpers import (
 from tests.api.suites.helpers import SUITES, TESTS, create_suite
 
 RUN_COLLECTION = "test_runs"
+COUNTERS = ("queued", "running", "passed", "failed", "error", "skipped", "cancelled", "total")
 
 # (route, collection, reference field, creator) for each kind of referenced resource.
 KINDS = {
@@ -65,7 +66,7 @@ async def _run(db: AsyncDatabase[Any], name: str, **fields: Any) -> ObjectId:
             "name": name,
             "trigger": "manual",
             "status": "passed",
-            "counters": {"total": 0},
+            "counters": dict.fromkeys(COUNTERS, 0),
             "version": 1,
             "created_at": now,
             "updated_at": now,
