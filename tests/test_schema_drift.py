@@ -25,6 +25,7 @@ from bson.int64 import Int64
 from pydantic import BaseModel
 from pymongo import IndexModel
 
+import migrations
 from documents import (
     ALL_DOCUMENTS,
     BrowserConfiguration,
@@ -38,7 +39,6 @@ from documents import (
     TestSuite,
     TestTemplate,
 )
-import migrations
 
 MIGRATIONS = [
     importlib.import_module(f"migrations.{info.name}")

@@ -11,8 +11,10 @@ from pymongo import MongoClient
 from pymongo.errors import WriteError
 from typer.testing import CliRunner, Result
 
+from api.database import migrations
 from api.database.embedded import SQLITE_FILENAME
 from migrations import m0001_initial as m0001
+from migrations import m0003_resource_versions as m0003
 from scripts.cli import app
 from tests.scripts.conftest import ALL_COLLECTIONS, DOMAIN_COLLECTIONS
 
@@ -20,6 +22,9 @@ SyncClient = MongoClient[dict[str, Any]]
 
 APPLIED_ROW = re.compile(r"0001\s*│\s*initial schema\s*│\s*\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 PENDING_ROW = re.compile(r"0001\s*│\s*initial schema\s*│\s*pending")
+KNOWN = migrations.discover()
+APPLIED_ALL = [f"Applied {m.version:04d} {m.name}" for m in KNOWN]
+REVERTED_ALL = [f"Reverted {m.version:04d} {m.name}" for m in reversed(KNOWN)]
 NAME_UNIQUE = ("browser_configurations", "test_environments", "test_suites", "test_templates")
 
 
@@ -70,7 +75,7 @@ class TestUp:
         result = invoke(runner, "migrate", "up")
 
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines() == ["Applied 0001 initial schema"]
+        assert result.stdout.splitlines() == APPLIED_ALL
 
     def test_creates_every_collection_with_its_validator(
         self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
@@ -92,7 +97,8 @@ class TestUp:
         assert invoke(runner, "migrate", "up").exit_code == 0
 
         for spec in m0001.COLLECTIONS:
-            expected = {"_id_"} | {index.document["name"] for index in spec.indexes}
+            added = m0003.INDEXES.get(spec.name, [])
+            expected = {"_id_"} | {index.document["name"] for index in [*spec.indexes, *added]}
             assert set(indexes(sync_mongo, cli_db, spec.name)) == expected, spec.name
 
     def test_text_ttl_and_unique_indexes_have_their_options(
@@ -119,8 +125,10 @@ class TestUp:
     ) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
 
-        records = list(sync_mongo[cli_db]["schema_migrations"].find())
-        assert [(record["_id"], record["name"]) for record in records] == [(1, "initial schema")]
+        records = list(sync_mongo[cli_db]["schema_migrations"].find().sort("_id", 1))
+        assert [(record["_id"], record["name"]) for record in records] == [
+            (m.version, m.name) for m in KNOWN
+        ]
         assert "applied_at" in records[0]
 
     def test_the_database_itself_refuses_an_invalid_document(
@@ -174,10 +182,10 @@ class TestDown:
     ) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
 
-        result = invoke(runner, "migrate", "down")
+        result = invoke(runner, "migrate", "down", "--to", "0")
 
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines() == ["Reverted 0001 initial schema"]
+        assert result.stdout.splitlines() == REVERTED_ALL
         remaining = set(sync_mongo[cli_db].list_collection_names())
         assert not remaining & DOMAIN_COLLECTIONS
         assert sync_mongo[cli_db]["schema_migrations"].count_documents({}) == 0
@@ -185,7 +193,7 @@ class TestDown:
 
     def test_again_has_nothing_to_revert(self, runner: CliRunner, cli_db: str) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
-        assert invoke(runner, "migrate", "down").exit_code == 0
+        assert invoke(runner, "migrate", "down", "--to", "0").exit_code == 0
 
         result = invoke(runner, "migrate", "down")
 
@@ -200,7 +208,7 @@ class TestDown:
         result = invoke(runner, "migrate", "down", "--to", "0")
 
         assert result.exit_code == 0, result.output
-        assert result.stdout.splitlines() == ["Reverted 0001 initial schema"]
+        assert result.stdout.splitlines() == REVERTED_ALL
         assert not set(sync_mongo[cli_db].list_collection_names()) & DOMAIN_COLLECTIONS
 
     def test_to_an_unknown_version_is_one_error_line_and_reverts_nothing(
@@ -261,7 +269,7 @@ class TestEmbeddedDataDir:
     ) -> None:
         up = invoke(runner, "migrate", "up", "--data-dir", str(tmp_path))
         assert up.exit_code == 0, up.output
-        assert up.stdout.splitlines() == ["Applied 0001 initial schema"]
+        assert up.stdout.splitlines() == APPLIED_ALL
         assert (tmp_path / SQLITE_FILENAME).is_file()
 
         status = invoke(runner, "migrate", "status", "--data-dir", str(tmp_path))

@@ -171,7 +171,7 @@ class TestReferenceFilters:
         self, client: httpx.AsyncClient, kind: str, route: str
     ) -> None:
         _, id, field = await _target(client, kind)
-        other_route, _, _, create = KINDS[kind]
+        create = KINDS[kind][3]
         other = await create(client, "other")
 
         async def make(name: str, **fields: Any) -> dict[str, Any]:
