@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified
-from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, etag, require_json_body
+from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
+from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
 from api.query import BulkResponse, Page
 from api.query.fields import partial_model
@@ -50,12 +50,12 @@ _CONDITIONAL = problem_responses(404, 409, 412, 415)
 
 
 def _read(case: TestCase, response: Response) -> TestCaseRead:
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)
     return TestCaseRead.of(case)
 
 
 def _step_read(step: TestStep, case: TestCase, response: Response) -> StepRead:
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)
     return StepRead.model_validate(step.model_dump())
 
 
@@ -152,7 +152,7 @@ async def reorder_steps(
 ) -> list[StepRead]:
     """Reorder the steps: `step_ids` lists every step id of the case once, in the new order."""
     case = await case_service.reorder_steps(id=id, data=data, if_match=if_match)
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)
     return [StepRead.model_validate(step.model_dump()) for step in case.steps]
 
 
@@ -179,4 +179,4 @@ async def delete_step(
 ) -> None:
     """Remove one step; the ones after it move up."""
     case = await case_service.delete_step(id=id, step_id=step_id, if_match=if_match)
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)
