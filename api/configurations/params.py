@@ -8,7 +8,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.configurations.schemas import BrowserRead, EnvironmentRead, Locale
 from api.query import AnyOf, CommaList, Equals, ListParams
 from api.query.listing import selectable
+from api.schemas import ObjectIdInput
 from documents.configurations import BrowserName
+
+# Filters of the resources that reference a configuration or an environment (cases, suites):
+# how a client finds what keeps one from being deleted.
+BrowserConfigurationFilter = Annotated[
+    ObjectIdInput | None,
+    Equals("browser_configuration_id"),
+    Field(description="Those that use this browser configuration by default."),
+]
+EnvironmentFilter = Annotated[
+    ObjectIdInput | None,
+    Equals("environment_id"),
+    Field(description="Those that use this test environment by default."),
+]
 
 
 class BrowserSortField(StrEnum):

@@ -5,11 +5,12 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from api.query import AnyOf, CommaList, Equals, ListParams, SortOrder
+from api.configurations.params import BrowserConfigurationFilter, EnvironmentFilter
+from api.query import AnyOf, CommaList, ListParams, SortOrder
 from api.query.filters import CreatedFrom, CreatedTo
 from api.query.listing import selectable
 from api.query.text import TextIndex
-from api.schemas import ObjectIdInput, Tag
+from api.schemas import Tag
 from api.suites.schemas import SuiteRead
 from api.test_defs.schemas import TestCaseRead
 
@@ -40,16 +41,8 @@ class SuiteListParams(ListParams):
         AnyOf("tags"),
         Field(description="Suites with any of these tags (comma-separated or repeated)."),
     ] = None
-    browser_configuration_id: Annotated[
-        ObjectIdInput | None,
-        Equals("browser_configuration_id"),
-        Field(description="Suites that use this browser configuration by default."),
-    ] = None
-    environment_id: Annotated[
-        ObjectIdInput | None,
-        Equals("environment_id"),
-        Field(description="Suites that use this test environment by default."),
-    ] = None
+    browser_configuration_id: BrowserConfigurationFilter = None
+    environment_id: EnvironmentFilter = None
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
 

@@ -5,11 +5,12 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from api.query import AnyOf, CommaList, Equals, ListParams, PageParams
+from api.configurations.params import BrowserConfigurationFilter, EnvironmentFilter
+from api.query import AnyOf, CommaList, ListParams, PageParams
 from api.query.filters import CreatedFrom, CreatedTo, UpdatedFrom, UpdatedTo
 from api.query.listing import selectable
 from api.query.text import TextIndex
-from api.schemas import ObjectIdInput, Tag
+from api.schemas import Tag
 from api.test_defs.schemas import StepRead, TestCaseRead
 from documents.test_defs import CaseStatus, Priority
 
@@ -78,16 +79,8 @@ class TestCaseListParams(ListParams):
         AnyOf("owner"),
         Field(description="Cases owned by any of these owners."),
     ] = None
-    browser_configuration_id: Annotated[
-        ObjectIdInput | None,
-        Equals("browser_configuration_id"),
-        Field(description="Cases that use this browser configuration by default."),
-    ] = None
-    environment_id: Annotated[
-        ObjectIdInput | None,
-        Equals("environment_id"),
-        Field(description="Cases that use this test environment by default."),
-    ] = None
+    browser_configuration_id: BrowserConfigurationFilter = None
+    environment_id: EnvironmentFilter = None
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
     updated_from: UpdatedFrom = None
