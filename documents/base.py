@@ -1,6 +1,7 @@
 """What every persisted document shares."""
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from beanie import Document
 from pydantic import Field
@@ -21,3 +22,18 @@ class TimestampedDocument(Document):
 
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class VersionedDocument(TimestampedDocument):
+    """A document whose integer counter grows by one on every change: its `ETag`.
+
+    A subclass declares the counter field (`version: int = Field(default=1, ge=1)`) and, where that
+    name is taken, names another in `version_field`.
+    """
+
+    version_field: ClassVar[str] = "version"
+
+    @property
+    def current_version(self) -> int:
+        value: int = getattr(self, self.version_field)
+        return value

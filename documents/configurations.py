@@ -1,11 +1,12 @@
 """Browser configurations and test environments."""
 
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from documents.base import TimestampedDocument
+from documents.base import VersionedDocument
 
 
 class BrowserName(StrEnum):
@@ -36,8 +37,12 @@ class BrowserSettings(BaseModel):
     args: list[str] = Field(default_factory=list)
 
 
-class BrowserConfiguration(TimestampedDocument, BrowserSettings):
+class BrowserConfiguration(VersionedDocument, BrowserSettings):
+    # `version` is the browser's own version; the change counter (the ETag) is `revision`.
+    version_field: ClassVar[str] = "revision"
+
     is_default: bool = False
+    revision: int = Field(default=1, ge=1)
 
     class Settings:
         name = "browser_configurations"
@@ -62,7 +67,7 @@ class EnvironmentVariable(BaseModel):
     secret: bool = False
 
 
-class TestEnvironment(TimestampedDocument):
+class TestEnvironment(VersionedDocument):
     __test__ = False  # not a pytest test class
 
     name: str
@@ -70,6 +75,7 @@ class TestEnvironment(TimestampedDocument):
     description: str | None = None
     is_active: bool = True
     variables: list[EnvironmentVariable] = Field(default_factory=list)
+    version: int = Field(default=1, ge=1)
 
     class Settings:
         name = "test_environments"

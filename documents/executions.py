@@ -8,7 +8,7 @@ from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from documents.base import TimestampedDocument
+from documents.base import TimestampedDocument, VersionedDocument
 from documents.configurations import BrowserSettings
 from documents.test_defs import StepAction, TestStep
 
@@ -82,7 +82,7 @@ class RunCounters(BaseModel):
     total: int = Field(default=0, ge=0)
 
 
-class TestRun(TimestampedDocument):
+class TestRun(VersionedDocument):
     __test__ = False  # not a pytest test class
 
     name: str

@@ -8,7 +8,7 @@ from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
 
-from documents.base import TimestampedDocument
+from documents.base import VersionedDocument
 
 
 class CaseStatus(StrEnum):
@@ -77,7 +77,7 @@ class TestStep(StepDefinition, StepIdentity):
     __test__ = False  # not a pytest test class
 
 
-class TestCase(TimestampedDocument):
+class TestCase(VersionedDocument):
     __test__ = False  # not a pytest test class
 
     name: str
@@ -120,12 +120,15 @@ class TestCase(TimestampedDocument):
             ),
             IndexModel([("owner", ASCENDING), ("updated_at", DESCENDING)], name="owner_updated"),
             IndexModel([("template_id", ASCENDING)], name="template_id"),
+            # m0003: the reference filters, and the check before a configuration is deleted.
+            IndexModel([("browser_configuration_id", ASCENDING)], name="browser_configuration_id"),
+            IndexModel([("environment_id", ASCENDING)], name="environment_id"),
             IndexModel([("updated_at", DESCENDING)], name="updated_at"),
             IndexModel([("created_at", DESCENDING)], name="created_at"),
         ]
 
 
-class TestSuite(TimestampedDocument):
+class TestSuite(VersionedDocument):
     __test__ = False  # not a pytest test class
 
     name: str
@@ -135,6 +138,7 @@ class TestSuite(TimestampedDocument):
     test_case_ids: list[PydanticObjectId] = Field(default_factory=list)
     browser_configuration_id: PydanticObjectId | None = None
     environment_id: PydanticObjectId | None = None
+    version: int = Field(default=1, ge=1)
 
     class Settings:
         name = "test_suites"
@@ -143,6 +147,9 @@ class TestSuite(TimestampedDocument):
             # Multikey: "which suites contain case X".
             IndexModel([("test_case_ids", ASCENDING)], name="test_case_ids"),
             IndexModel([("tags", ASCENDING)], name="tags"),
+            # m0003: the reference filters, and the check before a configuration is deleted.
+            IndexModel([("browser_configuration_id", ASCENDING)], name="browser_configuration_id"),
+            IndexModel([("environment_id", ASCENDING)], name="environment_id"),
             IndexModel(
                 [("name", TEXT), ("description", TEXT)],
                 name="text_search",
@@ -168,7 +175,7 @@ class TemplateStep(StepDefinition):
     """
 
 
-class TestTemplate(TimestampedDocument):
+class TestTemplate(VersionedDocument):
     __test__ = False  # not a pytest test class
 
     name: str
@@ -176,6 +183,7 @@ class TestTemplate(TimestampedDocument):
     category: str | None = None
     parameters: list[TemplateParameter] = Field(default_factory=list)
     steps: list[TemplateStep] = Field(default_factory=list)
+    version: int = Field(default=1, ge=1)
 
     class Settings:
         name = "test_templates"

@@ -3,12 +3,26 @@
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.configurations.schemas import BrowserRead, EnvironmentRead, Locale
 from api.query import AnyOf, CommaList, Equals, ListParams
 from api.query.listing import selectable
+from api.schemas import ObjectIdInput
 from documents.configurations import BrowserName
+
+# Filters of the resources that reference a configuration or an environment (cases, suites):
+# how a client finds what keeps one from being deleted.
+BrowserConfigurationFilter = Annotated[
+    ObjectIdInput | None,
+    Equals("browser_configuration_id"),
+    Field(description="Those that use this browser configuration by default."),
+]
+EnvironmentFilter = Annotated[
+    ObjectIdInput | None,
+    Equals("environment_id"),
+    Field(description="Those that use this test environment by default."),
+]
 
 
 class BrowserSortField(StrEnum):
@@ -53,3 +67,15 @@ class EnvironmentListParams(ListParams):
     is_active: Annotated[
         bool | None, Equals("is_active"), Field(description="Active environments only, or not.")
     ] = None
+
+
+class DeleteParams(BaseModel):
+    """The one query parameter of a configuration or environment delete (others are a 422)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    force: bool = Field(
+        default=False,
+        description="Also when test cases, suites or runs still reference it: their reference is "
+        "set to null first (runs keep their snapshot of it).",
+    )

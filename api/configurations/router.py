@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.configurations import service as configuration_service
-from api.configurations.params import BrowserListParams, EnvironmentListParams
+from api.configurations.params import BrowserListParams, DeleteParams, EnvironmentListParams
 from api.configurations.schemas import (
     BrowserCreate,
     BrowserRead,
@@ -13,12 +14,14 @@ from api.configurations.schemas import (
     EnvironmentCreate,
     EnvironmentRead,
     EnvironmentUpdate,
+    ReferencedProblem,
 )
-from api.deps import ObjectIdPath, require_json_body
-from api.errors import problem_responses
+from api.deps import IfMatchDep, ObjectIdPath, require_json_body
+from api.errors import PROBLEM_MEDIA_TYPE, problem_responses
 from api.idempotency.routes import IdempotentRoute
 from api.query import Page
 from api.query.fields import partial_model
+from documents.configurations import BrowserConfiguration, TestEnvironment
 
 router = APIRouter(
     route_class=IdempotentRoute,
@@ -31,8 +34,31 @@ router = APIRouter(
 BrowserItem = partial_model(BrowserRead)
 EnvironmentItem = partial_model(EnvironmentRead)
 
-_READ = problem_responses(404)
-_WRITE = problem_responses(404, 409, 415)
+_READ = {**problem_responses(404), **NOT_MODIFIED}
+_WRITE = problem_responses(404, 409, 412, 415)
+_DELETE = {
+    **problem_responses(404, 412),
+    409: {
+        "model": ReferencedProblem,
+        "description": "Still referenced by test cases, suites or runs (a few are listed); "
+        "`?force=true` clears those references and deletes.",
+        "content": {
+            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ReferencedProblem"}}
+        },
+    },
+}
+
+DeleteQuery = Annotated[DeleteParams, Query()]
+
+
+def _browser(browser: BrowserConfiguration, response: Response) -> BrowserRead:
+    tagged(browser, response)
+    return BrowserRead.of(browser)
+
+
+def _environment(environment: TestEnvironment, response: Response) -> EnvironmentRead:
+    tagged(environment, response)
+    return EnvironmentRead.of(environment)
 
 
 @router.get("/browsers", response_model_exclude_unset=True)
@@ -49,25 +75,34 @@ async def create_browser(data: BrowserCreate, request: Request, response: Respon
     """Create a browser configuration. `is_default: true` makes it the only default."""
     created = await configuration_service.create_browser(data=data)
     response.headers["Location"] = request.url_for("get_browser", id=str(created.id)).path
-    return BrowserRead.of(created)
+    return _browser(created, response)
 
 
-@router.get("/browsers/{id}", responses=_READ)
-async def get_browser(id: ObjectIdPath) -> BrowserRead:
-    """One browser configuration."""
-    return BrowserRead.of(await configuration_service.get_browser(id=id))
+@router.get("/browsers/{id}", response_model=BrowserRead, responses=_READ)
+async def get_browser(
+    id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
+) -> BrowserRead | Response:
+    """One browser configuration. The `ETag` is its `revision`."""
+    browser = await configuration_service.get_browser(id=id)
+    return not_modified(browser, if_none_match) or _browser(browser, response)
 
 
 @router.patch("/browsers/{id}", responses=_WRITE)
-async def update_browser(id: ObjectIdPath, data: BrowserUpdate) -> BrowserRead:
-    """Change some fields of a browser configuration."""
-    return BrowserRead.of(await configuration_service.update_browser(id=id, data=data))
+async def update_browser(
+    id: ObjectIdPath, data: BrowserUpdate, if_match: IfMatchDep, response: Response
+) -> BrowserRead:
+    """Change some fields; `revision` grows by one. With `If-Match`, only from that revision."""
+    updated = await configuration_service.update_browser(id=id, data=data, if_match=if_match)
+    return _browser(updated, response)
 
 
-@router.delete("/browsers/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_READ)
-async def delete_browser(id: ObjectIdPath) -> None:
-    """Delete a browser configuration."""
-    await configuration_service.delete_browser(id=id)
+@router.delete("/browsers/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE)
+async def delete_browser(id: ObjectIdPath, params: DeleteQuery, if_match: IfMatchDep) -> None:
+    """Delete a browser configuration nothing references (409 listing what still does).
+
+    With `force=true`, test cases, suites and runs that reference it lose the reference first.
+    """
+    await configuration_service.delete_browser(id=id, if_match=if_match, force=params.force)
 
 
 @router.get("/environments", response_model_exclude_unset=True)
@@ -88,23 +123,31 @@ async def create_environment(
     """Create a test environment. Secret variables are stored but never returned in clear."""
     created = await configuration_service.create_environment(data=data)
     response.headers["Location"] = request.url_for("get_environment", id=str(created.id)).path
-    return EnvironmentRead.of(created)
+    return _environment(created, response)
 
 
-@router.get("/environments/{id}", responses=_READ)
-async def get_environment(id: ObjectIdPath) -> EnvironmentRead:
-    """One test environment."""
-    return EnvironmentRead.of(await configuration_service.get_environment(id=id))
+@router.get("/environments/{id}", response_model=EnvironmentRead, responses=_READ)
+async def get_environment(
+    id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
+) -> EnvironmentRead | Response:
+    """One test environment. The `ETag` is its `version`."""
+    environment = await configuration_service.get_environment(id=id)
+    return not_modified(environment, if_none_match) or _environment(environment, response)
 
 
 @router.patch("/environments/{id}", responses=_WRITE)
-async def update_environment(id: ObjectIdPath, data: EnvironmentUpdate) -> EnvironmentRead:
-    """Change some fields of a test environment."""
-    updated = await configuration_service.update_environment(id=id, data=data)
-    return EnvironmentRead.of(updated)
+async def update_environment(
+    id: ObjectIdPath, data: EnvironmentUpdate, if_match: IfMatchDep, response: Response
+) -> EnvironmentRead:
+    """Change some fields; `version` grows by one. With `If-Match`, only from that version."""
+    updated = await configuration_service.update_environment(id=id, data=data, if_match=if_match)
+    return _environment(updated, response)
 
 
-@router.delete("/environments/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_READ)
-async def delete_environment(id: ObjectIdPath) -> None:
-    """Delete a test environment."""
-    await configuration_service.delete_environment(id=id)
+@router.delete("/environments/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE)
+async def delete_environment(id: ObjectIdPath, params: DeleteQuery, if_match: IfMatchDep) -> None:
+    """Delete a test environment nothing references (409 listing what still does).
+
+    With `force=true`, test cases, suites and runs that reference it lose the reference first.
+    """
+    await configuration_service.delete_environment(id=id, if_match=if_match, force=params.force)

@@ -14,7 +14,8 @@ from pydantic import (
     model_validator,
 )
 
-from api.schemas import InputModel, Name, ReadModel, UpdateModel
+from api.errors import Problem
+from api.schemas import InputModel, Name, ObjectIdStr, ReadModel, UpdateModel
 from documents.configurations import BrowserName, Viewport
 
 Locale = Annotated[
@@ -38,6 +39,16 @@ BaseUrl = Annotated[
 VariableName = Annotated[
     str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128, examples=["API_TOKEN"])
 ]
+
+
+BROWSER_VERSION = (
+    "The browser's own version, e.g. `126`. Not a change counter: that is `revision`, the `ETag`."
+)
+REVISION = (
+    "Grows by one with every change of the configuration (also when another one becomes the "
+    'default); the `ETag` is this number in quotes, e.g. `"3"`.'
+)
+VERSION = 'Grows by one with every change; the `ETag` is this number in quotes, e.g. `"3"`.'
 
 
 class ViewportInput(Viewport):
@@ -74,7 +85,9 @@ class BrowserCreate(InputModel):
 
     name: Name
     browser: BrowserName
-    version: str | None = Field(default=None, max_length=64, examples=["126"])
+    version: str | None = Field(
+        default=None, max_length=64, examples=["126"], description=BROWSER_VERSION
+    )
     headless: bool = True
     viewport: ViewportInput = Field(default_factory=ViewportInput)
     device_scale_factor: ScaleFactor = 1.0
@@ -93,7 +106,7 @@ class BrowserUpdate(UpdateModel):
 
     name: Name | None = None
     browser: BrowserName | None = None
-    version: str | None = Field(default=None, max_length=64)
+    version: str | None = Field(default=None, max_length=64, description=BROWSER_VERSION)
     headless: bool | None = None
     viewport: ViewportPatch | None = None
     device_scale_factor: ScaleFactor | None = None
@@ -109,7 +122,7 @@ class BrowserRead(ReadModel):
 
     name: str
     browser: BrowserName
-    version: str | None
+    version: str | None = Field(description=BROWSER_VERSION)
     headless: bool
     viewport: Viewport
     device_scale_factor: float
@@ -118,6 +131,7 @@ class BrowserRead(ReadModel):
     timezone: str
     args: list[str]
     is_default: bool
+    revision: int = Field(ge=1, description=REVISION)
 
 
 class VariableInput(InputModel):
@@ -212,3 +226,25 @@ class EnvironmentRead(ReadModel):
     description: str | None
     is_active: bool
     variables: list[VariableRead]
+    version: int = Field(ge=1, description=VERSION)
+
+
+class ReferenceItem(BaseModel):
+    id: ObjectIdStr
+    name: str
+
+
+class References(BaseModel):
+    """The resources of one kind that still reference what was to be deleted."""
+
+    kind: str = Field(
+        description="`test_case`, `test_suite` or `test_run`.", examples=["test_case"]
+    )
+    count: int = Field(ge=1, description="How many of that kind reference it.")
+    items: list[ReferenceItem] = Field(description="A few of them (at most 5), oldest first.")
+
+
+class ReferencedProblem(Problem):
+    """409 for a delete that would leave references dangling: who still references it."""
+
+    references: list[References]

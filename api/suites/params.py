@@ -5,6 +5,7 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
+from api.configurations.params import BrowserConfigurationFilter, EnvironmentFilter
 from api.query import AnyOf, CommaList, ListParams, SortOrder
 from api.query.filters import CreatedFrom, CreatedTo
 from api.query.listing import selectable
@@ -40,6 +41,8 @@ class SuiteListParams(ListParams):
         AnyOf("tags"),
         Field(description="Suites with any of these tags (comma-separated or repeated)."),
     ] = None
+    browser_configuration_id: BrowserConfigurationFilter = None
+    environment_id: EnvironmentFilter = None
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
 

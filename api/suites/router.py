@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from api.deps import CapabilitiesDep, ObjectIdPath, require_json_body
+from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
+from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
 from api.query import Page
@@ -13,6 +14,7 @@ from api.suites import service as suite_service
 from api.suites.params import SuiteListParams, SuiteTestListParams
 from api.suites.schemas import SuiteCreate, SuiteRead, SuiteTestIds, SuiteUpdate
 from api.test_defs.schemas import TestCaseItem
+from documents.test_defs import TestSuite
 
 router = APIRouter(
     route_class=IdempotentRoute,
@@ -25,8 +27,13 @@ router = APIRouter(
 SuiteItem = partial_model(SuiteRead)
 
 _READ = problem_responses(404)
-_WRITE = problem_responses(404, 409, 415)
-_ADD = problem_responses(404, 415)
+_WRITE = problem_responses(404, 409, 412, 415)
+_MEMBERS = problem_responses(404, 412, 415)
+
+
+def _read(suite: TestSuite, response: Response) -> SuiteRead:
+    tagged(suite, response)
+    return SuiteRead.of(suite)
 
 
 @router.get("", response_model_exclude_unset=True)
@@ -43,25 +50,35 @@ async def create_suite(data: SuiteCreate, request: Request, response: Response) 
     """Create a test suite, optionally with its first test cases (each must exist)."""
     created = await suite_service.create_suite(data=data)
     response.headers["Location"] = request.url_for("get_suite", id=str(created.id)).path
-    return SuiteRead.of(created)
+    return _read(created, response)
 
 
-@router.get("/{id}", responses=_READ)
-async def get_suite(id: ObjectIdPath) -> SuiteRead:
-    """One test suite."""
-    return SuiteRead.of(await suite_service.get_suite(id=id))
+@router.get("/{id}", response_model=SuiteRead, responses={**_READ, **NOT_MODIFIED})
+async def get_suite(
+    id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
+) -> SuiteRead | Response:
+    """One test suite. The `ETag` is its `version`."""
+    suite = await suite_service.get_suite(id=id)
+    return not_modified(suite, if_none_match) or _read(suite, response)
 
 
 @router.patch("/{id}", responses=_WRITE)
-async def update_suite(id: ObjectIdPath, data: SuiteUpdate) -> SuiteRead:
-    """Change some fields of a test suite (its test cases change through `/tests`)."""
-    return SuiteRead.of(await suite_service.update_suite(id=id, data=data))
+async def update_suite(
+    id: ObjectIdPath, data: SuiteUpdate, if_match: IfMatchDep, response: Response
+) -> SuiteRead:
+    """Change some fields of a test suite (its test cases change through `/{id}/tests`).
+
+    `version` grows by one; with `If-Match`, only from that version.
+    """
+    return _read(await suite_service.update_suite(id=id, data=data, if_match=if_match), response)
 
 
-@router.delete("/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_READ)
-async def delete_suite(id: ObjectIdPath) -> None:
+@router.delete(
+    "/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
+)
+async def delete_suite(id: ObjectIdPath, if_match: IfMatchDep) -> None:
     """Delete a test suite. Its test cases are kept."""
-    await suite_service.delete_suite(id=id)
+    await suite_service.delete_suite(id=id, if_match=if_match)
 
 
 @router.get("/{id}/tests", response_model_exclude_unset=True, responses=_READ)
@@ -73,17 +90,30 @@ async def list_suite_tests(
     return raw.to_page(TestCaseItem)
 
 
-@router.post("/{id}/tests", responses=_ADD)
-async def add_suite_tests(id: ObjectIdPath, data: SuiteTestIds) -> SuiteRead:
+@router.post("/{id}/tests", responses=_MEMBERS)
+async def add_suite_tests(
+    id: ObjectIdPath, data: SuiteTestIds, if_match: IfMatchDep, response: Response
+) -> SuiteRead:
     """Append test cases to the suite in the order given; ones already in it are skipped.
 
-    Every id must be a test case, or nothing changes (422 listing the unknown ones).
+    Every id must be a test case, or nothing changes (422 listing the unknown ones). A change
+    adds one to `version`; with `If-Match`, only from that version.
     """
-    return SuiteRead.of(await suite_service.add_tests(id=id, test_case_ids=data.test_case_ids))
+    updated = await suite_service.add_tests(
+        id=id, test_case_ids=data.test_case_ids, if_match=if_match
+    )
+    return _read(updated, response)
 
 
-@router.delete("/{id}/tests", responses=_READ)
-async def remove_suite_tests(id: ObjectIdPath, data: SuiteTestIds) -> SuiteRead:
-    """Remove test cases from the suite (the cases themselves are kept); others are ignored."""
-    updated = await suite_service.remove_tests(id=id, test_case_ids=data.test_case_ids)
-    return SuiteRead.of(updated)
+@router.delete("/{id}/tests", responses=_MEMBERS)
+async def remove_suite_tests(
+    id: ObjectIdPath, data: SuiteTestIds, if_match: IfMatchDep, response: Response
+) -> SuiteRead:
+    """Remove test cases from the suite (the cases themselves are kept); others are ignored.
+
+    A change adds one to `version`; with `If-Match`, only from that version.
+    """
+    updated = await suite_service.remove_tests(
+        id=id, test_case_ids=data.test_case_ids, if_match=if_match
+    )
+    return _read(updated, response)

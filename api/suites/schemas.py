@@ -105,3 +105,8 @@ class SuiteRead(ReadModel):
     test_case_ids: list[ObjectIdStr]
     browser_configuration_id: ObjectIdStr | None
     environment_id: ObjectIdStr | None
+    version: int = Field(
+        ge=1,
+        description="Grows by one with every change, membership included; the `ETag` is this "
+        'number in quotes, e.g. `"3"`.',
+    )

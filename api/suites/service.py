@@ -1,7 +1,8 @@
 """Test suites and their membership: every query they need.
 
 A suite owns the many-to-many with test cases: its ordered `test_case_ids`. Membership changes
-are single atomic updates of that array, so concurrent adds and removes never lose each other.
+are single atomic updates of that array, so concurrent adds and removes never lose each other;
+each is a change of the suite (version +1), and one that would change nothing writes nothing.
 """
 
 from __future__ import annotations
@@ -10,15 +11,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from beanie import PydanticObjectId
-from pymongo import ReturnDocument
 
 from api.configurations import service as configuration_service
-from api.errors import InvalidInput, NotFound, ProblemFieldError
+from api.errors import InvalidInput, ProblemFieldError
 from api.query import RawPage, find_page
-from api.query.crud import delete_or_404, get_or_404, insert, update_fields
+from api.query.crud import (
+    IfMatch,
+    conditional_update,
+    delete_or_404,
+    get_or_404,
+    insert,
+    update_fields,
+)
 from api.suites.params import SuiteListParams, SuiteTestListParams
 from api.suites.schemas import SuiteCreate, SuiteUpdate
-from documents.base import utcnow
 from documents.test_defs import TestCase, TestSuite
 
 SUITE = "test suite"
@@ -63,15 +69,15 @@ async def list_suites(*, params: SuiteListParams, full_text: bool) -> RawPage:
     return await find_page(TestSuite, params, full_text=full_text)
 
 
-async def update_suite(*, id: PydanticObjectId, data: SuiteUpdate) -> TestSuite:
+async def update_suite(*, id: PydanticObjectId, data: SuiteUpdate, if_match: IfMatch) -> TestSuite:
     changes = data.changes()
     await _ensure_references_exist(changes)
-    return await update_fields(TestSuite, id, changes, label=SUITE)
+    return await update_fields(TestSuite, id, changes, label=SUITE, if_match=if_match)
 
 
-async def delete_suite(*, id: PydanticObjectId) -> None:
+async def delete_suite(*, id: PydanticObjectId, if_match: IfMatch) -> None:
     """Delete the suite only: its test cases stay, as they may belong to other suites."""
-    await delete_or_404(TestSuite, id, label=SUITE)
+    await delete_or_404(TestSuite, id, label=SUITE, if_match=if_match)
 
 
 async def list_suite_tests(*, id: PydanticObjectId, params: SuiteTestListParams) -> RawPage:
@@ -87,31 +93,43 @@ async def list_suite_tests(*, id: PydanticObjectId, params: SuiteTestListParams)
     )
 
 
-async def _update_members(id: PydanticObjectId, update: dict[str, Any]) -> TestSuite:
-    raw = await TestSuite.get_pymongo_collection().find_one_and_update(
-        {"_id": id},
-        {**update, "$set": {"updated_at": utcnow()}},
-        return_document=ReturnDocument.AFTER,
+async def _update_members(
+    id: PydanticObjectId,
+    update: dict[str, Any],
+    *,
+    if_match: IfMatch,
+    changes_something: dict[str, Any],
+) -> TestSuite:
+    """Apply a membership update only where `changes_something` holds; else return the suite."""
+    updated = await conditional_update(
+        TestSuite, id, update, label=SUITE, if_match=if_match, guard=changes_something
     )
-    if raw is None:
-        raise NotFound(f"{SUITE} {id} does not exist")
-    updated: TestSuite = TestSuite.model_validate(raw)
-    return updated
+    return updated or await get_suite(id=id)
 
 
 async def add_tests(
-    *, id: PydanticObjectId, test_case_ids: Sequence[PydanticObjectId]
+    *, id: PydanticObjectId, test_case_ids: Sequence[PydanticObjectId], if_match: IfMatch
 ) -> TestSuite:
     """Append the cases not yet in the suite, in the order given; all must exist."""
     await get_suite(id=id)
     await _ensure_cases_exist(test_case_ids)
+    ids = list(test_case_ids)
     return await _update_members(
-        id, {"$addToSet": {"test_case_ids": {"$each": list(test_case_ids)}}}
+        id,
+        {"$addToSet": {"test_case_ids": {"$each": ids}}},
+        if_match=if_match,
+        changes_something={"$or": [{"test_case_ids": {"$ne": case_id}} for case_id in ids]},
     )
 
 
 async def remove_tests(
-    *, id: PydanticObjectId, test_case_ids: Sequence[PydanticObjectId]
+    *, id: PydanticObjectId, test_case_ids: Sequence[PydanticObjectId], if_match: IfMatch
 ) -> TestSuite:
     """Remove the cases from the suite; ids it does not hold are ignored."""
-    return await _update_members(id, {"$pull": {"test_case_ids": {"$in": list(test_case_ids)}}})
+    ids = list(test_case_ids)
+    return await _update_members(
+        id,
+        {"$pull": {"test_case_ids": {"$in": ids}}},
+        if_match=if_match,
+        changes_something={"test_case_ids": {"$in": ids}},
+    )

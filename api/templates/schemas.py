@@ -134,6 +134,9 @@ class TemplateRead(ReadModel):
     category: str | None
     parameters: list[ParameterRead]
     steps: list[StepDefinitionRead]
+    version: int = Field(
+        ge=1, description="Grows by one with every change; the `ETag` is this number in quotes."
+    )
 
 
 class InstantiateRequest(InputModel):

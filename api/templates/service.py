@@ -11,19 +11,16 @@ from typing import Any
 
 from beanie import PydanticObjectId
 from pydantic import ValidationError
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
-from api.errors import Conflict, InvalidInput, NotFound, ProblemFieldError
+from api.errors import InvalidInput, NotFound, ProblemFieldError
 from api.query import RawPage, find_page
-from api.query.crud import delete_or_404, duplicate_conflict, get_or_404, insert
+from api.query.crud import IfMatch, delete_or_404, get_or_404, insert, update_fields
 from api.templates.params import TemplateListParams
 from api.templates.placeholders import TEMPLATED_FIELDS, placeholders, substitute
 from api.templates.schemas import InstantiateRequest, TemplateCreate, TemplateUpdate
 from api.test_defs import service as case_service
 from api.test_defs.schemas import StepInput, TestCaseCreate
-from documents.base import utcnow
 from documents.test_defs import TemplateParameter, TemplateStep, TestCase, TestTemplate
 
 TEMPLATE = "test template"
@@ -103,8 +100,10 @@ async def list_templates(*, params: TemplateListParams) -> RawPage:
     return await find_page(TestTemplate, params)
 
 
-async def update_template(*, id: PydanticObjectId, data: TemplateUpdate) -> TestTemplate:
-    """Change the fields sent, in one atomic update.
+async def update_template(
+    *, id: PydanticObjectId, data: TemplateUpdate, if_match: IfMatch
+) -> TestTemplate:
+    """Change the fields sent, in one atomic update (`version` +1).
 
     A change of `parameters` or `steps` is checked against the stored other list, and applies
     only while that list is still the one checked: a concurrent change of it is a 409, never a
@@ -128,29 +127,14 @@ async def update_template(*, id: PydanticObjectId, data: TemplateUpdate) -> Test
             steps = _template_steps(data.steps)
             changes["steps"] = [step.model_dump() for step in steps]
         _check_placeholders(parameters, steps, steps_sent=data.steps is not None)
-    if not changes:
-        return await get_template(id=id)
-    try:
-        raw = await _collection().find_one_and_update(
-            {"_id": id, **guard},
-            {"$set": {**changes, "updated_at": utcnow()}},
-            return_document=ReturnDocument.AFTER,
-        )
-    except DuplicateKeyError as exc:
-        raise duplicate_conflict(exc, label=TEMPLATE) from exc
-    if raw is None:
-        if guard and await _collection().find_one({"_id": id}, {"_id": 1}):
-            raise Conflict(
-                f"{TEMPLATE} {id} changed while this update was being checked: read it and retry"
-            )
-        raise NotFound(f"{TEMPLATE} {id} does not exist")
-    updated: TestTemplate = TestTemplate.model_validate(raw)
-    return updated
+    return await update_fields(
+        TestTemplate, id, changes, label=TEMPLATE, if_match=if_match, guard=guard
+    )
 
 
-async def delete_template(*, id: PydanticObjectId) -> None:
+async def delete_template(*, id: PydanticObjectId, if_match: IfMatch) -> None:
     """Delete a template. Cases made from it stay, and keep its id as `template_id`."""
-    await delete_or_404(TestTemplate, id, label=TEMPLATE)
+    await delete_or_404(TestTemplate, id, label=TEMPLATE, if_match=if_match)
 
 
 # -- instantiation ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
+from api.configurations.params import BrowserConfigurationFilter, EnvironmentFilter
 from api.query import AnyOf, CommaList, ListParams, PageParams
 from api.query.filters import CreatedFrom, CreatedTo, UpdatedFrom, UpdatedTo
 from api.query.listing import selectable
@@ -78,6 +79,8 @@ class TestCaseListParams(ListParams):
         AnyOf("owner"),
         Field(description="Cases owned by any of these owners."),
     ] = None
+    browser_configuration_id: BrowserConfigurationFilter = None
+    environment_id: EnvironmentFilter = None
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
     updated_from: UpdatedFrom = None

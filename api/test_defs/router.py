@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, etag, require_json_body
+from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
+from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
 from api.query import BulkResponse, Page
@@ -51,12 +52,12 @@ _CONDITIONAL = problem_responses(404, 409, 412, 415)
 
 
 def _read(case: TestCase, response: Response) -> TestCaseRead:
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)
     return TestCaseRead.of(case)
 
 
 def _step_read(step: TestStep, case: TestCase, response: Response) -> StepRead:
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)
     return StepRead.model_validate(step.model_dump())
 
 
@@ -89,10 +90,13 @@ async def bulk(data: BulkRequest) -> BulkResponse:
     return await case_service.bulk(operations=data.operations)
 
 
-@router.get("/{id}", responses=_READ)
-async def get_case(id: ObjectIdPath, response: Response) -> TestCaseRead:
+@router.get("/{id}", response_model=TestCaseRead, responses={**_READ, **NOT_MODIFIED})
+async def get_case(
+    id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
+) -> TestCaseRead | Response:
     """One test case with its steps. The `ETag` is its version."""
-    return _read(await case_service.get_case(id=id), response)
+    case = await case_service.get_case(id=id)
+    return not_modified(case, if_none_match) or _read(case, response)
 
 
 @router.patch("/{id}", responses=_CONDITIONAL)
@@ -153,7 +157,7 @@ async def reorder_steps(
 ) -> list[StepRead]:
     """Reorder the steps: `step_ids` lists every step id of the case once, in the new order."""
     case = await case_service.reorder_steps(id=id, data=data, if_match=if_match)
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)
     return [StepRead.model_validate(step.model_dump()) for step in case.steps]
 
 
@@ -180,4 +184,4 @@ async def delete_step(
 ) -> None:
     """Remove one step; the ones after it move up."""
     case = await case_service.delete_step(id=id, step_id=step_id, if_match=if_match)
-    response.headers["ETag"] = etag(case.version)
+    tagged(case, response)

@@ -19,10 +19,19 @@ from pymongo.errors import DuplicateKeyError
 
 from api.configurations import service as configuration_service
 from api.database.capabilities import Capabilities
-from api.errors import InvalidInput, NotFound, PreconditionFailed, ProblemError, invalid_input
+from api.errors import InvalidInput, NotFound, ProblemError, invalid_input
 from api.query import RawPage, find_page
 from api.query.bulk import BulkOutcome, BulkResponse, BulkStatus, run_bulk
-from api.query.crud import duplicate_conflict, get_or_404, insert
+from api.query.crud import (
+    IfMatch,
+    bump,
+    check_if_match,
+    conditional_filter,
+    duplicate_conflict,
+    get_or_404,
+    insert,
+    why_unchanged,
+)
 from api.test_defs.params import StepListParams, TestCaseListParams
 from api.test_defs.schemas import (
     MAX_STEPS,
@@ -39,8 +48,6 @@ from documents.base import utcnow
 from documents.test_defs import CaseStatus, TestCase, TestStep, TestSuite, new_step_id
 
 CASE = "test case"
-
-type IfMatch = frozenset[int] | None
 
 
 def _collection() -> AsyncCollection[dict[str, Any]]:
@@ -68,27 +75,17 @@ async def _check_references(data: TestCaseCreate | TestCaseUpdate, *, at: str = 
     )
 
 
-def _version_filter(id: PydanticObjectId, if_match: IfMatch) -> dict[str, Any]:
-    query: dict[str, Any] = {"_id": id}
-    if if_match is not None:
-        query["version"] = {"$in": sorted(if_match)}
-    return query
-
-
 async def _why_unchanged(
     id: PydanticObjectId, if_match: IfMatch, *, step_id: str | None = None
 ) -> Exception:
     """Why a conditional update matched nothing: unknown case, stale version or unknown step."""
-    current = await _collection().find_one({"_id": id}, {"version": 1, "steps.id": 1})
-    if current is None:
-        return NotFound(f"{CASE} {id} does not exist")
-    if if_match is not None and current["version"] not in if_match:
-        return PreconditionFailed(
-            f'{CASE} {id} is at version {current["version"]} (ETag "{current["version"]}"), '
-            "not the one If-Match names: read it again and retry"
-        )
-    if step_id is not None and step_id not in {step["id"] for step in current["steps"]}:
-        return NotFound(f"step {step_id} of {CASE} {id} does not exist")
+    reason = await why_unchanged(TestCase, id, if_match, label=CASE)
+    if reason is not None:
+        return reason
+    if step_id is not None:
+        current = await _collection().find_one({"_id": id, "steps.id": step_id}, {"_id": 1})
+        if current is None:
+            return NotFound(f"step {step_id} of {CASE} {id} does not exist")
     return _NoMatch(f"{CASE} {id} could not be changed")
 
 
@@ -125,7 +122,7 @@ async def _apply(
     array_filters: list[dict[str, Any]] | None = None,
 ) -> TestCase:
     """One atomic update of a case; the reason it matched nothing becomes the error."""
-    query = {**_version_filter(id, if_match), **(extra_filter or {})}
+    query = {**conditional_filter(TestCase, id, if_match), **(extra_filter or {})}
     try:
         raw = await _collection().find_one_and_update(
             query, update, array_filters=array_filters, return_document=ReturnDocument.AFTER
@@ -140,7 +137,12 @@ async def _apply(
 
 def _touch(changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`$set` the changes and `updated_at`, `$inc` the version: every change of a case."""
-    return {"$set": {**(changes or {}), "updated_at": utcnow()}, "$inc": {"version": 1}}
+    return bump(TestCase, changes)
+
+
+def _leave_suites(case_ids: Any) -> dict[str, Any]:
+    """The update that takes cases out of the suites listing them (a change of each suite)."""
+    return {"$pull": {"test_case_ids": case_ids}, **bump(TestSuite)}
 
 
 async def update_case(*, id: PydanticObjectId, data: TestCaseUpdate, if_match: IfMatch) -> TestCase:
@@ -148,8 +150,7 @@ async def update_case(*, id: PydanticObjectId, data: TestCaseUpdate, if_match: I
     changes = data.changes()
     if not changes:
         current = await get_case(id=id)
-        if if_match is not None and current.version not in if_match:
-            raise await _why_unchanged(id, if_match)
+        check_if_match(current, if_match, label=CASE)
         return current
     return await _apply(id, _touch(changes), if_match=if_match)
 
@@ -161,13 +162,10 @@ async def delete_case(*, id: PydanticObjectId, if_match: IfMatch) -> None:
     suite, never a suite listing a case that is gone. Each write is atomic on its own, so
     concurrent deletes of cases of one suite never collide.
     """
-    query = _version_filter(id, if_match)
+    query = conditional_filter(TestCase, id, if_match)
     if await _collection().find_one(query, {"_id": 1}) is None:
         raise await _why_unchanged(id, if_match)
-    await TestSuite.get_pymongo_collection().update_many(
-        {"test_case_ids": id},
-        {"$pull": {"test_case_ids": id}, "$set": {"updated_at": utcnow()}},
-    )
+    await TestSuite.get_pymongo_collection().update_many({"test_case_ids": id}, _leave_suites(id))
     result = await _collection().delete_one(query)
     if result.deleted_count == 0:
         raise await _why_unchanged(id, if_match)
@@ -382,14 +380,13 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
             return BulkOutcome(status=BulkStatus.DELETED, id=id, op=DeleteOne({"_id": id}))
 
 
-async def _leave_suites(items: Sequence[BulkOutcome]) -> None:
+async def _before_deleting(items: Sequence[BulkOutcome]) -> None:
     """Cases about to be deleted first leave every suite that lists them (as a single DELETE
     does), so an interruption never leaves a suite listing a deleted case."""
     doomed = [item.id for item in items if isinstance(item.op, DeleteOne)]
     if doomed:
         await TestSuite.get_pymongo_collection().update_many(
-            {"test_case_ids": {"$in": doomed}},
-            {"$pull": {"test_case_ids": {"$in": doomed}}, "$set": {"updated_at": utcnow()}},
+            {"test_case_ids": {"$in": doomed}}, _leave_suites({"$in": doomed})
         )
 
 
@@ -409,4 +406,4 @@ async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
         except ProblemError as exc:
             failed = BulkOutcome(status=BulkStatus.FAILED, id=_named_id(operation), error=exc)
             planned.append(failed)
-    return await run_bulk(_collection(), planned, label=CASE, before_write=_leave_suites)
+    return await run_bulk(_collection(), planned, label=CASE, before_write=_before_deleting)

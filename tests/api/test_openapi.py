@@ -25,6 +25,16 @@ ROUTES = {
     "/health/ready": {"get"},
 }
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# Problems with an extension member (RFC 9457 section 3.2), each a Problem plus its own members.
+REFERENCED_REF = {"$ref": "#/components/schemas/ReferencedProblem"}
+EXTENDED_PROBLEMS = {
+    (BROWSER, "delete", "409"): REFERENCED_REF,
+    (ENVIRONMENT, "delete", "409"): REFERENCED_REF,
+}
+
+
+def _problem_ref(path: str, method: str, status: str) -> dict[str, str]:
+    return EXTENDED_PROBLEMS.get((path, method, status), PROBLEM_REF)
 
 
 @pytest.fixture(scope="module")
@@ -148,13 +158,13 @@ class TestProblemResponses:
             (BROWSERS, "get", {"422"}),
             (BROWSERS, "post", {"409", "415", "422"}),
             (BROWSER, "get", {"404", "422"}),
-            (BROWSER, "patch", {"404", "409", "415", "422"}),
-            (BROWSER, "delete", {"404", "422"}),
+            (BROWSER, "patch", {"404", "409", "412", "415", "422"}),
+            (BROWSER, "delete", {"404", "409", "412", "422"}),
             (ENVIRONMENTS, "get", {"422"}),
             (ENVIRONMENTS, "post", {"409", "415", "422"}),
             (ENVIRONMENT, "get", {"404", "422"}),
-            (ENVIRONMENT, "patch", {"404", "409", "415", "422"}),
-            (ENVIRONMENT, "delete", {"404", "422"}),
+            (ENVIRONMENT, "patch", {"404", "409", "412", "415", "422"}),
+            (ENVIRONMENT, "delete", {"404", "409", "412", "422"}),
             ("/health/ready", "get", {"503"}),
         ],
     )
@@ -166,7 +176,17 @@ class TestProblemResponses:
         assert statuses <= set(responses)
         for status, response in responses.items():
             if status.startswith(("4", "5")):
-                assert response["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}, status
+                expected = {PROBLEM_JSON: {"schema": _problem_ref(path, method, status)}}
+                assert response["content"] == expected, status
+
+    async def test_the_referenced_problem_is_a_problem_listing_references(
+        self, spec: dict[str, Any]
+    ) -> None:
+        schemas = spec["components"]["schemas"]
+        referenced = schemas["ReferencedProblem"]
+
+        assert set(schemas["Problem"]["properties"]) < set(referenced["properties"])
+        assert "references" in referenced["required"]
 
     async def test_every_api_operation_documents_its_503_with_retry_after(
         self, spec: dict[str, Any]
@@ -243,11 +263,8 @@ class TestEveryRoute:
         for path, method, operation in _operations(spec):
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
-                    assert response["content"] == {PROBLEM_JSON: {"schema": PROBLEM_REF}}, (
-                        path,
-                        method,
-                        status,
-                    )
+                    expected = {PROBLEM_JSON: {"schema": _problem_ref(path, method, status)}}
+                    assert response["content"] == expected, (path, method, status)
 
     async def test_with_input_documents_the_422(self, spec: dict[str, Any]) -> None:
         for path, method, operation in _operations(spec):

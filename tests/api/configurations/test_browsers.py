@@ -55,6 +55,7 @@ class TestCreateBrowser:
             "timezone": "UTC",
             "args": [],
             "is_default": False,
+            "revision": 1,
         }
         assert parse_time(body["created_at"]).tzinfo is not None
 
@@ -156,7 +157,7 @@ class TestUpdateBrowser:
 
         assert response.status_code == 200
         body = response.json()
-        expected = {**created, "headless": False, "locale": "de-DE"}
+        expected = {**created, "headless": False, "locale": "de-DE", "revision": 2}
         assert {**body, "updated_at": None} == {**expected, "updated_at": None}
         assert body["created_at"] == created["created_at"]
         assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])

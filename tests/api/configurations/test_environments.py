@@ -61,6 +61,7 @@ class TestCreateEnvironment:
             "description": "Nightly deploy",
             "is_active": True,
             "variables": MASKED,
+            "version": 1,
         }
 
     async def test_location_resolves_to_the_created_environment(
@@ -157,7 +158,12 @@ class TestUpdateEnvironment:
 
         assert response.status_code == 200
         body = response.json()
-        assert {**body, "updated_at": None} == {**created, "is_active": False, "updated_at": None}
+        assert {**body, "updated_at": None} == {
+            **created,
+            "is_active": False,
+            "updated_at": None,
+            "version": 2,
+        }
         assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert body["created_at"] == created["created_at"]
         [document] = await stored(db, ENVIRONMENT_COLLECTION)

@@ -56,6 +56,7 @@ class TestCreateSuite:
             "test_case_ids": [],
             "browser_configuration_id": None,
             "environment_id": None,
+            "version": 1,
         }
         fetched = await client.get(response.headers["location"])
         assert fetched.json() == body
@@ -190,7 +191,7 @@ class TestUpdateSuite:
 
         assert response.status_code == 200
         body = response.json()
-        expected = {**created, "name": "Nightly", "tags": ["a", "b"]}
+        expected = {**created, "name": "Nightly", "tags": ["a", "b"], "version": 2}
         assert {**body, "updated_at": None} == {**expected, "updated_at": None}
         assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert (await client.get(f"{SUITES}/{created['id']}")).json() == body

@@ -81,6 +81,7 @@ class TestCreateTemplate:
                 _step(2, "type", selector="#username", value="{{ username }}"),
                 _step(3, "click", selector="button[type=submit]", timeout_ms=5000),
             ],
+            "version": 1,
         }
 
     async def test_location_resolves_to_the_created_template(
@@ -252,7 +253,7 @@ class TestUpdateTemplate:
 
         assert response.status_code == 200
         body = response.json()
-        expected = {**created, "description": "Sign in", "category": "access"}
+        expected = {**created, "description": "Sign in", "category": "access", "version": 2}
         assert {**body, "updated_at": None} == {**expected, "updated_at": None}
         assert parse_time(body["updated_at"]) > parse_time(created["updated_at"])
         assert (await client.get(template_url(created["id"]))).json() == body
