@@ -33,10 +33,17 @@ class SchemaGate:
         database: Database = scope["app"].state.database
         try:
             state = await database.schema_state()
-        except PyMongoError as exc:
-            response = DatabaseUnavailable.of(exc, method=scope["method"]).response(scope["path"])
-            await response(scope, receive, send)
-            return
+        except PyMongoError:
+            # Unreachable now: judge the schema by what was last read, and let the request meet
+            # the outage itself (its answer says what became of its writes). Never read: refuse.
+            known = database.known_schema_state
+            if known is None:
+                unavailable = DatabaseUnavailable(
+                    "the database is not available: retry in a few seconds (nothing was written)"
+                )
+                await unavailable.response(scope["path"])(scope, receive, send)
+                return
+            state = known
         problem = state.problem()
         if problem is not None:
             await SchemaNotMigrated(problem).response(scope["path"])(scope, receive, send)

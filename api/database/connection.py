@@ -121,6 +121,11 @@ class Database:
             assert self._schema is not None
             return self._schema
 
+    @property
+    def known_schema_state(self) -> SchemaState | None:
+        """The schema state last read from the database, however old (None: never read)."""
+        return self._schema
+
     def _schema_is_recent(self) -> bool:
         return (
             self._schema is not None

@@ -22,7 +22,14 @@ from pymongo import DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
-from api.errors import Conflict, InvalidInput, NotFound, Problem, ProblemError, ServiceUnavailable
+from api.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    InvalidInput,
+    NotFound,
+    Problem,
+    ProblemError,
+)
 
 MAX_BULK_ITEMS = 1000
 BULK_WRITE_BATCH = 100
@@ -162,13 +169,13 @@ async def _write_batch(
         raise _BatchFailed(maybe_written=True) from exc
 
 
-def _unavailable(*, maybe_written: bool) -> ServiceUnavailable:
+def _unavailable(*, maybe_written: bool) -> DatabaseUnavailable:
     if maybe_written:
-        return ServiceUnavailable(
+        return DatabaseUnavailable(
             "the database became unavailable while this item was being written: it may have "
             "been written; read it before retrying"
         )
-    return ServiceUnavailable(
+    return DatabaseUnavailable(
         "the database became unavailable before this item was written: it was not written; retry it"
     )
 
