@@ -1,8 +1,9 @@
 """`POST /tests/bulk` when the database goes away: every item's result says what may have happened.
 
 The database here is an engine of the test's own, stopped before the request (after one write
-while it was up), so what fails and where does not depend on timing: the first batch's write fails (its items may have been written,
-as far as the service can know), and no later batch is sent.
+while it was up), so what fails and where does not depend on timing: the first batch's write
+fails (its items may have been written, as far as the service can know), and no later batch is
+sent.
 """
 
 from __future__ import annotations
