@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from pydantic import WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.database.capabilities import Capabilities
 from api.database.connection import Database
@@ -35,6 +36,28 @@ async def get_capabilities(database: DatabaseDep) -> Capabilities:
 CapabilitiesDep = Annotated[Capabilities, Depends(get_capabilities)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
+
+RESERVED_SEGMENTS = ("bulk", "order")
+"""Fixed path segments beside an `{id}` (`/tests/bulk`, `/tests/{id}/steps/order`)."""
+
+
+class ItemConvertor(Convertor[str]):
+    """A path segment naming an item: any segment except a fixed sibling such as `bulk`.
+
+    So `PATCH /tests/bulk` is a 405 (only `POST` exists there), not a PATCH of a case whose id is
+    "bulk"; a malformed id still reaches its route and is a 422 that says what is wrong.
+    """
+
+    regex = "(?!(?:" + "|".join(RESERVED_SEGMENTS) + ")(?:/|$))[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("item", ItemConvertor())
 
 ObjectIdPath = Annotated[
     ObjectIdInput,

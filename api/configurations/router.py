@@ -78,7 +78,7 @@ async def create_browser(data: BrowserCreate, request: Request, response: Respon
     return _browser(created, response)
 
 
-@router.get("/browsers/{id}", response_model=BrowserRead, responses=_READ)
+@router.get("/browsers/{id:item}", response_model=BrowserRead, responses=_READ)
 async def get_browser(
     id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
 ) -> BrowserRead | Response:
@@ -87,7 +87,7 @@ async def get_browser(
     return not_modified(browser, if_none_match) or _browser(browser, response)
 
 
-@router.patch("/browsers/{id}", responses=_WRITE)
+@router.patch("/browsers/{id:item}", responses=_WRITE)
 async def update_browser(
     id: ObjectIdPath, data: BrowserUpdate, if_match: IfMatchDep, response: Response
 ) -> BrowserRead:
@@ -96,7 +96,7 @@ async def update_browser(
     return _browser(updated, response)
 
 
-@router.delete("/browsers/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE)
+@router.delete("/browsers/{id:item}", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE)
 async def delete_browser(id: ObjectIdPath, params: DeleteQuery, if_match: IfMatchDep) -> None:
     """Delete a browser configuration nothing references (409 listing what still does).
 
@@ -126,7 +126,7 @@ async def create_environment(
     return _environment(created, response)
 
 
-@router.get("/environments/{id}", response_model=EnvironmentRead, responses=_READ)
+@router.get("/environments/{id:item}", response_model=EnvironmentRead, responses=_READ)
 async def get_environment(
     id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
 ) -> EnvironmentRead | Response:
@@ -135,7 +135,7 @@ async def get_environment(
     return not_modified(environment, if_none_match) or _environment(environment, response)
 
 
-@router.patch("/environments/{id}", responses=_WRITE)
+@router.patch("/environments/{id:item}", responses=_WRITE)
 async def update_environment(
     id: ObjectIdPath, data: EnvironmentUpdate, if_match: IfMatchDep, response: Response
 ) -> EnvironmentRead:
@@ -144,7 +144,7 @@ async def update_environment(
     return _environment(updated, response)
 
 
-@router.delete("/environments/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE)
+@router.delete("/environments/{id:item}", status_code=status.HTTP_204_NO_CONTENT, responses=_DELETE)
 async def delete_environment(id: ObjectIdPath, params: DeleteQuery, if_match: IfMatchDep) -> None:
     """Delete a test environment nothing references (409 listing what still does).
 

@@ -53,7 +53,7 @@ async def create_suite(data: SuiteCreate, request: Request, response: Response) 
     return _read(created, response)
 
 
-@router.get("/{id}", response_model=SuiteRead, responses={**_READ, **NOT_MODIFIED})
+@router.get("/{id:item}", response_model=SuiteRead, responses={**_READ, **NOT_MODIFIED})
 async def get_suite(
     id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
 ) -> SuiteRead | Response:
@@ -62,7 +62,7 @@ async def get_suite(
     return not_modified(suite, if_none_match) or _read(suite, response)
 
 
-@router.patch("/{id}", responses=_WRITE)
+@router.patch("/{id:item}", responses=_WRITE)
 async def update_suite(
     id: ObjectIdPath, data: SuiteUpdate, if_match: IfMatchDep, response: Response
 ) -> SuiteRead:
@@ -74,14 +74,14 @@ async def update_suite(
 
 
 @router.delete(
-    "/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
+    "/{id:item}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
 )
 async def delete_suite(id: ObjectIdPath, if_match: IfMatchDep) -> None:
     """Delete a test suite. Its test cases are kept."""
     await suite_service.delete_suite(id=id, if_match=if_match)
 
 
-@router.get("/{id}/tests", response_model_exclude_unset=True, responses=_READ)
+@router.get("/{id:item}/tests", response_model_exclude_unset=True, responses=_READ)
 async def list_suite_tests(
     id: ObjectIdPath, params: Annotated[SuiteTestListParams, Query()]
 ) -> Page[TestCaseItem]:  # type: ignore[valid-type]
@@ -90,7 +90,7 @@ async def list_suite_tests(
     return raw.to_page(TestCaseItem)
 
 
-@router.post("/{id}/tests", responses=_MEMBERS)
+@router.post("/{id:item}/tests", responses=_MEMBERS)
 async def add_suite_tests(
     id: ObjectIdPath, data: SuiteTestIds, if_match: IfMatchDep, response: Response
 ) -> SuiteRead:
@@ -105,7 +105,7 @@ async def add_suite_tests(
     return _read(updated, response)
 
 
-@router.delete("/{id}/tests", responses=_MEMBERS)
+@router.delete("/{id:item}/tests", responses=_MEMBERS)
 async def remove_suite_tests(
     id: ObjectIdPath, data: SuiteTestIds, if_match: IfMatchDep, response: Response
 ) -> SuiteRead:

@@ -53,7 +53,7 @@ async def create_template(
     return _read(created, response)
 
 
-@router.get("/{id}", response_model=TemplateRead, responses={**_READ, **NOT_MODIFIED})
+@router.get("/{id:item}", response_model=TemplateRead, responses={**_READ, **NOT_MODIFIED})
 async def get_template(
     id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
 ) -> TemplateRead | Response:
@@ -62,7 +62,7 @@ async def get_template(
     return not_modified(template, if_none_match) or _read(template, response)
 
 
-@router.patch("/{id}", responses=_CONDITIONAL)
+@router.patch("/{id:item}", responses=_CONDITIONAL)
 async def update_template(
     id: ObjectIdPath, data: TemplateUpdate, if_match: IfMatchDep, response: Response
 ) -> TemplateRead:
@@ -75,14 +75,14 @@ async def update_template(
 
 
 @router.delete(
-    "/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
+    "/{id:item}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
 )
 async def delete_template(id: ObjectIdPath, if_match: IfMatchDep) -> None:
     """Delete a test template. Test cases made from it are kept."""
     await template_service.delete_template(id=id, if_match=if_match)
 
 
-@router.post("/{id}/instantiate", status_code=status.HTTP_201_CREATED, responses=_WRITE)
+@router.post("/{id:item}/instantiate", status_code=status.HTTP_201_CREATED, responses=_WRITE)
 async def instantiate_template(
     id: ObjectIdPath, data: InstantiateRequest, request: Request, response: Response
 ) -> TestCaseRead:

@@ -90,7 +90,7 @@ async def bulk(data: BulkRequest) -> BulkResponse:
     return await case_service.bulk(operations=data.operations)
 
 
-@router.get("/{id}", response_model=TestCaseRead, responses={**_READ, **NOT_MODIFIED})
+@router.get("/{id:item}", response_model=TestCaseRead, responses={**_READ, **NOT_MODIFIED})
 async def get_case(
     id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
 ) -> TestCaseRead | Response:
@@ -99,7 +99,7 @@ async def get_case(
     return not_modified(case, if_none_match) or _read(case, response)
 
 
-@router.patch("/{id}", responses=_CONDITIONAL)
+@router.patch("/{id:item}", responses=_CONDITIONAL)
 async def update_case(
     id: ObjectIdPath, data: TestCaseUpdate, if_match: IfMatchDep, response: Response
 ) -> TestCaseRead:
@@ -108,7 +108,7 @@ async def update_case(
 
 
 @router.delete(
-    "/{id}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
+    "/{id:item}", status_code=status.HTTP_204_NO_CONTENT, responses=problem_responses(404, 412)
 )
 async def delete_case(id: ObjectIdPath, if_match: IfMatchDep) -> None:
     """Delete a test case; every suite that lists it lets go of it in the same request."""
@@ -116,7 +116,7 @@ async def delete_case(id: ObjectIdPath, if_match: IfMatchDep) -> None:
 
 
 @router.post(
-    "/{id}/clone", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 415)
+    "/{id:item}/clone", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 415)
 )
 async def clone_case(
     id: ObjectIdPath, request: Request, response: Response, data: CloneRequest | None = None
@@ -127,7 +127,7 @@ async def clone_case(
     return _read(case, response)
 
 
-@router.get("/{id}/steps", response_model_exclude_unset=True, responses=_READ)
+@router.get("/{id:item}/steps", response_model_exclude_unset=True, responses=_READ)
 async def list_steps(
     id: ObjectIdPath, params: Annotated[StepListParams, Query()]
 ) -> Page[StepItem]:  # type: ignore[valid-type]
@@ -142,7 +142,7 @@ async def list_steps(
     )
 
 
-@router.post("/{id}/steps", status_code=status.HTTP_201_CREATED, responses=_CONDITIONAL)
+@router.post("/{id:item}/steps", status_code=status.HTTP_201_CREATED, responses=_CONDITIONAL)
 async def add_step(
     id: ObjectIdPath, data: StepCreate, if_match: IfMatchDep, response: Response
 ) -> StepRead:
@@ -151,7 +151,7 @@ async def add_step(
     return _step_read(step, case, response)
 
 
-@router.put("/{id}/steps/order", responses=_CONDITIONAL)
+@router.put("/{id:item}/steps/order", responses=_CONDITIONAL)
 async def reorder_steps(
     id: ObjectIdPath, data: StepOrder, if_match: IfMatchDep, response: Response
 ) -> list[StepRead]:
@@ -161,7 +161,7 @@ async def reorder_steps(
     return [StepRead.model_validate(step.model_dump()) for step in case.steps]
 
 
-@router.patch("/{id}/steps/{step_id}", responses=_CONDITIONAL)
+@router.patch("/{id:item}/steps/{step_id:item}", responses=_CONDITIONAL)
 async def update_step(
     id: ObjectIdPath,
     step_id: StepIdPath,
@@ -177,7 +177,9 @@ async def update_step(
 
 
 @router.delete(
-    "/{id}/steps/{step_id}", status_code=status.HTTP_204_NO_CONTENT, responses=_CONDITIONAL
+    "/{id:item}/steps/{step_id:item}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_CONDITIONAL,
 )
 async def delete_step(
     id: ObjectIdPath, step_id: StepIdPath, if_match: IfMatchDep, response: Response

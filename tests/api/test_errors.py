@@ -123,6 +123,11 @@ class TestMethodNotAllowed:
             ("POST", f"{BROWSERS}/{UNKNOWN_ID}", {"GET", "PATCH", "DELETE"}),
             ("PUT", f"{ENVIRONMENTS}/{UNKNOWN_ID}", {"GET", "PATCH", "DELETE"}),
             ("POST", "/health/live", {"GET"}),
+            # Fixed segments beside an id are not ids: only their own methods are allowed.
+            ("PATCH", "/api/v1/tests/bulk", {"POST"}),
+            ("GET", "/api/v1/tests/bulk", {"POST"}),
+            ("PATCH", f"/api/v1/tests/{UNKNOWN_ID}/steps/order", {"PUT"}),
+            ("OPTIONS", f"/api/v1/tests/{UNKNOWN_ID}/steps/order", {"PUT"}),
         ]
         for method, path, allowed in table:
             response = await client.request(method, path, json={})
