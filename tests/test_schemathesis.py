@@ -24,7 +24,7 @@ from tests.servers import Server, jbts_executable, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261130
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 25
 """Per operation and phase: enough to reach every documented status, small enough for CI."""
 RUN_BOUND = 1800.0
 """A bound on the whole run, not an expectation (it takes a minute or two on a quiet machine)."""
