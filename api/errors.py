@@ -31,6 +31,9 @@ PROBLEM_TYPE_BASE = "/problems/"
 
 logger = logging.getLogger(__name__)
 
+DATABASE_UNAVAILABLE_LOG = "Database unavailable"
+"""How the log line of a request that met an outage starts (one line per burst: api.server)."""
+
 
 class ProblemFieldError(BaseModel):
     """One invalid input: where it was and what is wrong with it."""
@@ -242,7 +245,10 @@ async def _problem_error_handler(request: Request, exc: Exception) -> JSONRespon
 async def _database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     # The driver's message names hosts, ports and topology: logged here, never sent to clients.
     assert isinstance(exc, PyMongoError)
-    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    reason = str(exc).split(", Timeout:", 1)[0][:300]  # without the topology dump
+    logger.warning(
+        "%s: %s %s: %s", DATABASE_UNAVAILABLE_LOG, request.method, request.url.path, reason
+    )
     return DatabaseUnavailable.of(exc, method=request.method).response(request.url.path)
 
 

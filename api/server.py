@@ -36,7 +36,7 @@ from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
-from api.errors import ServiceUnavailable, problem_response
+from api.errors import DATABASE_UNAVAILABLE_LOG, ServiceUnavailable, problem_response
 from api.settings import Settings
 
 HEADER_TIMEOUT_MESSAGE = "Closed a connection that sent no complete request headers within %s s."
@@ -48,8 +48,9 @@ NOISY_MESSAGES = (
     CONCURRENCY_MESSAGE,
     HEADER_TIMEOUT_MESSAGE.split(" within ", 1)[0],
     "socket.accept() out of system resource",
+    DATABASE_UNAVAILABLE_LOG,  # every request during a database outage
 )
-NOISY_LOGGERS = ("uvicorn.error", "asyncio")
+NOISY_LOGGERS = ("uvicorn.error", "asyncio", "api.errors")
 BURST_WINDOW_S = 10.0
 
 

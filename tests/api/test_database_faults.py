@@ -25,7 +25,9 @@ from pymongo import AsyncMongoClient
 from api.database import migrations
 from api.database.connection import open_client
 from api.database.embedded import EmbeddedEngine
+from api.errors import DATABASE_UNAVAILABLE_LOG
 from api.main import create_app
+from api.server import install_burst_filter, remove_burst_filter
 from api.settings import Settings
 from tests.api.helpers import BROWSERS, assert_problem, browser_body
 
@@ -124,6 +126,22 @@ class TestDatabaseDown:
 
         body = _assert_unavailable(response, port=outage.port)
         assert body["ready"] is False
+
+    async def test_an_outage_is_logged_once_per_burst_not_once_per_request(
+        self, outage: Outage, outage_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        burst_filter = install_burst_filter(window_s=3600)  # one burst, however slow the machine
+        try:
+            outage.stop()
+            for _ in range(5):
+                assert (await outage_client.get(BROWSERS)).status_code == 503
+        finally:
+            remove_burst_filter(burst_filter)
+
+        logged = [r.getMessage() for r in caplog.records if r.name == "api.errors"]
+        assert len(logged) == 1, logged
+        assert logged[0].startswith(f"{DATABASE_UNAVAILABLE_LOG}: GET {BROWSERS}")
+        assert "Topology" not in logged[0]
 
     async def test_liveness_does_not_need_the_database(
         self, outage: Outage, outage_client: httpx.AsyncClient
