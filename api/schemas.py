@@ -54,8 +54,11 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-Integer = Annotated[int, BeforeValidator(_json_number)]
-"""An integer in a request body: a JSON number with no fraction (`5` or `5.0`), nothing else."""
+JsonInteger = BeforeValidator(_json_number)
+"""Makes an `int` in a request body a JSON number with no fraction (`5` or `5.0`), nothing else.
+
+Put it after the bounds, `Annotated[int, Field(ge=0, le=9), JsonInteger]`: in that order the
+OpenAPI schema keeps `minimum`/`maximum` also where the field is optional."""
 Number = StrictFloat
 """A number in a request body: a JSON number, never a numeric string."""
 Flag = StrictBool

@@ -19,7 +19,7 @@ from api.query.fields import partial_model
 from api.schemas import (
     Flag,
     InputModel,
-    Integer,
+    JsonInteger,
     Name,
     ObjectIdInput,
     ObjectIdStr,
@@ -39,6 +39,7 @@ Tags = Annotated[
     AfterValidator(unique_in_order),
 ]
 Text = Annotated[str, Field(max_length=10_000)]
+TimeoutMs = Annotated[int, Field(ge=0, le=MAX_TIMEOUT_MS), JsonInteger]
 AutomationKey = Annotated[
     str,
     Field(
@@ -74,16 +75,15 @@ class StepInput(InputModel):
     value: str | None = Field(default=None, max_length=10_000)
     description: str | None = Field(default=None, max_length=2000)
     expected: str | None = Field(default=None, max_length=2000)
-    timeout_ms: Integer = Field(default=30_000, ge=0, le=MAX_TIMEOUT_MS)
+    timeout_ms: TimeoutMs = 30_000
     optional: Flag = False
     screenshot_on_failure: Flag = True
 
 
 class StepCreate(StepInput):
-    position: Integer | None = Field(
+    # At most MAX_STEPS: no case holds more steps, so no larger position means anything.
+    position: Annotated[int, Field(ge=1, le=MAX_STEPS), JsonInteger] | None = Field(
         default=None,
-        ge=1,
-        le=MAX_STEPS,  # no case holds more steps, so no larger position means anything
         description="1-based position to insert the step at; the steps from there move down. "
         "Omitted (or past the end): appended.",
     )
@@ -99,7 +99,7 @@ class StepUpdate(UpdateModel):
     value: str | None = Field(default=None, max_length=10_000)
     description: str | None = Field(default=None, max_length=2000)
     expected: str | None = Field(default=None, max_length=2000)
-    timeout_ms: Integer | None = Field(default=None, ge=0, le=MAX_TIMEOUT_MS)
+    timeout_ms: TimeoutMs | None = None
     optional: Flag | None = None
     screenshot_on_failure: Flag | None = None
 
