@@ -15,14 +15,24 @@ from pydantic import (
 )
 
 from api.errors import Problem
-from api.schemas import InputModel, Name, ObjectIdStr, ReadModel, UpdateModel
+from api.schemas import (
+    Flag,
+    InputModel,
+    JsonInteger,
+    Name,
+    Number,
+    ObjectIdStr,
+    ReadModel,
+    UpdateModel,
+)
 from documents.configurations import BrowserName, Viewport
 
 Locale = Annotated[
     str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["en-US"])
 ]
 Timezone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"])]
-ScaleFactor = Annotated[float, Field(gt=0, le=10, examples=[1.0])]
+ScaleFactor = Annotated[Number, Field(gt=0, le=10, examples=[1.0])]
+Pixels = Annotated[int, Field(ge=1, le=16384), JsonInteger]
 BrowserArgs = Annotated[list[Annotated[str, Field(max_length=500)]], Field(max_length=100)]
 _HTTP_URL: TypeAdapter[AnyHttpUrl] = TypeAdapter(AnyHttpUrl)
 
@@ -56,12 +66,15 @@ class ViewportInput(Viewport):
 
     model_config = ConfigDict(extra="forbid")
 
+    width: Pixels = 1280
+    height: Pixels = 720
+
 
 class ViewportPatch(UpdateModel):
     """The viewport dimensions to change; the one not sent keeps its value."""
 
-    width: int | None = Field(default=None, ge=1, le=16384)
-    height: int | None = Field(default=None, ge=1, le=16384)
+    width: Pixels | None = None
+    height: Pixels | None = None
 
 
 class BrowserCreate(InputModel):
@@ -88,14 +101,14 @@ class BrowserCreate(InputModel):
     version: str | None = Field(
         default=None, max_length=64, examples=["126"], description=BROWSER_VERSION
     )
-    headless: bool = True
+    headless: Flag = True
     viewport: ViewportInput = Field(default_factory=ViewportInput)
     device_scale_factor: ScaleFactor = 1.0
     user_agent: str | None = Field(default=None, max_length=1000)
     locale: Locale = "en-US"
     timezone: Timezone = "UTC"
     args: BrowserArgs = Field(default_factory=list)
-    is_default: bool = Field(
+    is_default: Flag = Field(
         default=False,
         description="Make this the default configuration; the previous default stops being one.",
     )
@@ -107,14 +120,14 @@ class BrowserUpdate(UpdateModel):
     name: Name | None = None
     browser: BrowserName | None = None
     version: str | None = Field(default=None, max_length=64, description=BROWSER_VERSION)
-    headless: bool | None = None
+    headless: Flag | None = None
     viewport: ViewportPatch | None = None
     device_scale_factor: ScaleFactor | None = None
     user_agent: str | None = Field(default=None, max_length=1000)
     locale: Locale | None = None
     timezone: Timezone | None = None
     args: BrowserArgs | None = None
-    is_default: bool | None = None
+    is_default: Flag | None = None
 
 
 class BrowserRead(ReadModel):
@@ -142,7 +155,7 @@ class VariableInput(InputModel):
         description="Required, except that on update a secret variable sent without a value "
         "keeps the value it has.",
     )
-    secret: bool = False
+    secret: Flag = False
 
 
 def _unique_names(variables: list[VariableInput]) -> None:
@@ -173,7 +186,7 @@ class EnvironmentCreate(InputModel):
     name: Name
     base_url: BaseUrl
     description: str | None = Field(default=None, max_length=5000)
-    is_active: bool = True
+    is_active: Flag = True
     variables: list[VariableInput] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
@@ -191,7 +204,7 @@ class EnvironmentUpdate(UpdateModel):
     name: Name | None = None
     base_url: BaseUrl | None = None
     description: str | None = Field(default=None, max_length=5000)
-    is_active: bool | None = None
+    is_active: Flag | None = None
     variables: list[VariableInput] | None = Field(
         default=None,
         max_length=500,

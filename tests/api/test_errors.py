@@ -412,3 +412,21 @@ class TestJsonTypesAreNotCoerced:
 
         assert response.status_code == 201, response.text
         assert response.json()["steps"][0]["timeout_ms"] == 5000
+
+    async def test_configurations_take_json_types(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        for body, location in (
+            ({"headless": "false"}, "body.headless"),
+            ({"is_default": 1}, "body.is_default"),
+            ({"device_scale_factor": "1.5"}, "body.device_scale_factor"),
+            ({"viewport": {"width": "800", "height": 600}}, "body.viewport.width"),
+        ):
+            response = await client.post(BROWSERS, json=browser_body("Chrome", **body))
+            assert_invalid(response, location)
+        secret = {"variables": [{"name": "TOKEN", "value": "x", "secret": "yes"}]}
+        response = await client.post(ENVIRONMENTS, json=environment_body("qa", **secret))
+        assert_invalid(response, "body.variables.0.secret")
+
+        assert await stored(db, BROWSER_COLLECTION) == []
+        assert await stored(db, ENVIRONMENT_COLLECTION) == []
