@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, ClassVar, Self
 
 from pydantic import (
@@ -148,17 +149,25 @@ class BrowserRead(ReadModel):
 
 
 class VariableInput(InputModel):
+    """A variable as a PATCH sends it: a secret sent without `value` keeps the one it has."""
+
     name: VariableName
     value: str | None = Field(
         default=None,
         max_length=10_000,
-        description="Required, except that on update a secret variable sent without a value "
-        "keeps the value it has.",
+        description="Required, except for a secret variable that already exists: sent without a "
+        "value, it keeps the value it has.",
     )
     secret: Flag = False
 
 
-def _unique_names(variables: list[VariableInput]) -> None:
+class VariableCreate(VariableInput):
+    """A variable of a new environment: every one has its value."""
+
+    value: str = Field(max_length=10_000)
+
+
+def _unique_names(variables: Sequence[VariableInput]) -> None:
     names = [variable.name for variable in variables]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -187,14 +196,11 @@ class EnvironmentCreate(InputModel):
     base_url: BaseUrl
     description: str | None = Field(default=None, max_length=5000)
     is_active: Flag = True
-    variables: list[VariableInput] = Field(default_factory=list, max_length=500)
+    variables: list[VariableCreate] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
-    def _variables_complete(self) -> Self:
+    def _variables_unique(self) -> Self:
         _unique_names(self.variables)
-        missing = [variable.name for variable in self.variables if variable.value is None]
-        if missing:
-            raise ValueError(f"variables without a value: {', '.join(missing)}")
         return self
 
 

@@ -258,7 +258,7 @@ async def _delete_referenced(
 
 
 def _stored_variables(
-    sent: list[VariableInput], existing: list[EnvironmentVariable]
+    sent: Sequence[VariableInput], existing: list[EnvironmentVariable]
 ) -> list[EnvironmentVariable]:
     """The variables to store: a secret sent without a value keeps the value it had."""
     kept = {variable.name: variable for variable in existing if variable.secret}
