@@ -76,8 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _document_problems_only_as_problem_json(app: FastAPI) -> None:
-    """Error responses are documented as `application/problem+json` only, and every API route
-    documents the 503 it answers when the database is unavailable (or, for writes, unmigrated).
+    """Error responses are documented as `application/problem+json` only, and the statuses any
+    route may answer are documented on every route: 503 (the database is unavailable, a write
+    meets an unmigrated schema, or the server is at its concurrency limit) and, where there is a
+    body, 413 (over the size limit).
 
     `responses={status: {"model": Problem}}` makes FastAPI also list `application/json`, which the
     API never sends for an error.
@@ -87,11 +89,12 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = default_openapi()
-            for route, path in schema.get("paths", {}).items():
+            for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     responses = operation.setdefault("responses", {})
-                    if route.startswith(API_PREFIX):
-                        responses.setdefault("503", _UNAVAILABLE)
+                    responses.setdefault("503", _UNAVAILABLE)
+                    if "requestBody" in operation:
+                        responses.setdefault("413", _TOO_LARGE)
                     for status, response in responses.items():
                         content = response.get("content", {})
                         if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE in content:
@@ -102,14 +105,19 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_TOO_LARGE: dict[str, Any] = {
+    "description": "The body is larger than the service accepts (`JBTS_MAX_BODY_BYTES`).",
+    "content": _PROBLEM_CONTENT,
+}
 _UNAVAILABLE: dict[str, Any] = {
-    "description": "The database is unavailable, or (for a write) its schema is not migrated: "
-    "retry after `Retry-After` seconds.",
+    "description": "The database is unavailable, a write meets a schema that is not migrated, "
+    "or the server is at its concurrency limit: retry after `Retry-After` seconds.",
     "headers": {
         "Retry-After": {
             "description": "Seconds to wait before retrying.",
             "schema": {"type": "integer"},
         }
     },
-    "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    "content": _PROBLEM_CONTENT,
 }
