@@ -19,9 +19,9 @@ from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from pymongo.errors import PyMongoError
 
-from api.errors import InvalidInput, problem_response, problem_responses
+from api.errors import InvalidInput, problem_responses
 from api.idempotency import service as idempotency_service
-from api.idempotency.service import Claim, IdempotencyKeyInUse, Replay
+from api.idempotency.service import Claim, Replay
 from documents.idempotency import StoredResponse
 
 logger = logging.getLogger(__name__)
@@ -33,7 +33,6 @@ _KEY_PATTERN = "^[!-~]+$"  # visible ASCII: no spaces, no control or non-ASCII c
 _KEY = re.compile(_KEY_PATTERN)
 # What a replay repeats besides status and body; the rest (Date, Content-Length) is per response.
 _REPLAYED_HEADERS = ("content-type", "location", "etag")
-RETRY_AFTER_SECONDS = 1
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -186,15 +185,10 @@ def _idempotent(handler: Handler) -> Handler:
             query=request.scope.get("query_string", b""),
             body=await request.body(),  # cached on the request: the route reads it again
         )
-        try:
-            outcome = await idempotency_service.claim(
-                key=key, fingerprint=fingerprint, method=request.method, path=request.url.path
-            )
-        except IdempotencyKeyInUse as exc:
-            return problem_response(
-                exc.to_problem(request.url.path),
-                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-            )
+        # Raises the key's 422 or 409 (with `Retry-After`): the app's problem handlers answer.
+        outcome = await idempotency_service.claim(
+            key=key, fingerprint=fingerprint, method=request.method, path=request.url.path
+        )
         if isinstance(outcome, Replay):
             return _replay(outcome.response)
         try:

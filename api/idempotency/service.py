@@ -50,11 +50,17 @@ class IdempotencyKeyReused(ProblemError):
     slug = "idempotency-key-reused"
 
 
+RETRY_AFTER_SECONDS = 1
+
+
 class IdempotencyKeyInUse(ProblemError):
     """The first request with this key is still running; its answer is not known yet."""
 
     status = HTTPStatus.CONFLICT
     slug = "idempotency-key-in-use"
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 @dataclass(frozen=True, slots=True)
