@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 BROWSERS = "/api/v1/configurations/browsers"
@@ -14,6 +17,15 @@ BROWSER_COLLECTION = "browser_configurations"
 ENVIRONMENT_COLLECTION = "test_environments"
 PROBLEM_JSON = "application/problem+json"
 UNKNOWN_ID = "6650f1c2a7b4e3d2c1b0a998"
+
+
+@asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process HTTP client of `app`, run with its lifespan: for apps a test builds."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:

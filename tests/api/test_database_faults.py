@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
 from api.database import migrations
@@ -29,7 +28,7 @@ from api.errors import DATABASE_UNAVAILABLE_LOG
 from api.main import create_app
 from api.server import install_burst_filter, remove_burst_filter
 from api.settings import Settings
-from tests.api.helpers import BROWSERS, assert_problem, browser_body
+from tests.api.helpers import BROWSERS, assert_problem, browser_body, served
 
 READY_BOUND = 120.0
 """How long a test waits for the service to see the database again (a bound, not an expectation)."""
@@ -61,13 +60,6 @@ def outage(tmp_path: Path) -> Iterator[Outage]:
         engine.stop()
 
 
-async def _client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
-
-
 @pytest.fixture
 async def outage_client(outage: Outage) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app on the outage engine, its database migrated."""
@@ -80,7 +72,7 @@ async def outage_client(outage: Outage) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(mongodb_uri=outage.uri, mongodb_db=db_name).model_copy(
         update={"server_selection_timeout_ms": 300}
     )
-    async for http in _client(create_app(settings)):
+    async with served(create_app(settings)) as http:
         yield http
 
 
@@ -176,7 +168,7 @@ async def unmigrated(
     db_name = f"jbts_test_unmigrated_{uuid.uuid4().hex[:12]}"
     try:
         settings = Settings(mongodb_uri=mongodb_uri, mongodb_db=db_name)
-        async for http in _client(create_app(settings)):
+        async with served(create_app(settings)) as http:
             yield http, db_name
     finally:
         await mongo.drop_database(db_name)

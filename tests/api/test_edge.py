@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.main import create_app
 from api.settings import Settings
-from tests.api.helpers import BROWSER_COLLECTION, BROWSERS, assert_problem, browser_body
+from tests.api.helpers import BROWSER_COLLECTION, BROWSERS, assert_problem, browser_body, served
 
 LIMIT = 4096
 UI = "https://ui.example.com"
@@ -45,15 +43,6 @@ def settings(edge_env: pytest.MonkeyPatch, mongodb_uri: str, db_name: str) -> Se
 
 async def stored_browsers(db: AsyncDatabase[Any]) -> int:
     return await db[BROWSER_COLLECTION].count_documents({})
-
-
-@asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client of `app`, run with its lifespan."""
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
 
 
 class Chunks:

@@ -13,7 +13,7 @@ from pymongo import AsyncMongoClient
 from api.database import migrations
 from api.main import create_app
 from api.settings import Settings
-from tests.api.helpers import assert_problem
+from tests.api.helpers import assert_problem, served
 
 
 @pytest.fixture
@@ -24,10 +24,8 @@ async def unmigrated_client(
     db_name = f"jbts_test_unmigrated_{uuid.uuid4().hex[:12]}"
     app = create_app(Settings(mongodb_uri=mongodb_uri, mongodb_db=db_name))
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-                yield http
+        async with served(app) as http:
+            yield http
     finally:
         await mongo.drop_database(db_name)
 

@@ -20,6 +20,7 @@ from api.database.embedded import EmbeddedEngine
 from api.main import create_app
 from api.query.bulk import BULK_WRITE_BATCH
 from api.settings import Settings
+from tests.api.helpers import served
 from tests.api.test_defs.helpers import BULK
 
 
@@ -44,11 +45,8 @@ async def doomed_client(engine: EmbeddedEngine) -> AsyncIterator[httpx.AsyncClie
         await migrations.up(mongo[settings.mongodb_db])
     finally:
         await mongo.close()
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with served(create_app(settings)) as http:
+        yield http
 
 
 async def test_items_of_the_failed_batch_may_be_written_later_ones_were_not(
