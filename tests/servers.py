@@ -62,8 +62,8 @@ class Server:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._stdout: list[str] = []
-        self._stderr_path = log_dir / f"serve-{self.port}.stderr"
-        with self._stderr_path.open("w") as stderr:
+        self.stderr_path = log_dir / f"serve-{self.port}.stderr"
+        with self.stderr_path.open("w") as stderr:
             self.process = subprocess.Popen(  # noqa: S603 - our own console script, fixed args
                 [jbts_executable(), "serve", "--port", str(self.port), *args],
                 stdout=subprocess.PIPE,
@@ -84,7 +84,7 @@ class Server:
 
     def seen(self) -> str:
         """Everything the server printed so far, for failure messages."""
-        stderr = self._stderr_path.read_text(errors="replace").strip()
+        stderr = self.stderr_path.read_text(errors="replace").strip()
         return f"exit code {self.process.poll()}; stdout: {self._stdout}; stderr:\n{stderr}"
 
     def startup_line(self) -> str:

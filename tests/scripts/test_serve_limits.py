@@ -7,20 +7,16 @@ generous bound; none assumes how fast the machine is.
 
 from __future__ import annotations
 
-import os
 import resource
 import selectors
 import socket
-import subprocess
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import free_port, jbts_executable
+from tests.servers import Server, server_env
 
 BOUND = 120.0  # seconds: generous, only ever reached when something is wrong
 HALF_OPEN = 200
@@ -33,15 +29,8 @@ ENVIRONMENT = {
 }
 
 
-@dataclass(frozen=True)
-class LimitedServer:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+class LimitedServer(Server):
+    """A `jbts serve` with the small limits above, and the ways these tests talk to it."""
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=BOUND)
@@ -50,7 +39,7 @@ class LimitedServer:
         return httpx.get(f"{self.base_url}/health/live", timeout=BOUND)
 
     def log_lines(self, containing: str) -> list[str]:
-        return [line for line in self.log.read_text().splitlines() if containing in line]
+        return [line for line in self.stderr_path.read_text().splitlines() if containing in line]
 
 
 def wait_until(condition: str, check: Callable[[], bool]) -> None:
@@ -70,43 +59,18 @@ def soft_open_files_below_hard() -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LimitedServer]:
-    env = {**os.environ, **ENVIRONMENT}
-    for name in ("MONGODB_URI", "MONGODB_DB", "JBTS_DATA_DIR"):
-        env.pop(name, None)
-    log = tmp_path_factory.mktemp("serve-limits") / "server.log"
-    port = free_port()
     previous = soft_open_files_below_hard()
     try:
-        with log.open("wb") as stderr:
-            process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-                [jbts_executable(), "serve", "--port", str(port)],
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                stdin=subprocess.DEVNULL,
-                env=env,
-            )
+        started = LimitedServer(
+            [], server_env(**ENVIRONMENT), tmp_path_factory.mktemp("serve-limits")
+        )
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, previous)
-    started = LimitedServer(process=process, port=port, log=log)
     try:
-
-        def up() -> bool:
-            if process.poll() is not None:
-                pytest.fail(f"jbts serve exited with {process.returncode}: {log.read_text()}")
-            try:
-                return httpx.get(f"{started.base_url}/health/live", timeout=5).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_until("serving /health/live", up)
+        started.get_when_up("/health/live", 200)
         yield started
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        started.stop()
 
 
 def closed_by_peer(sock: socket.socket) -> bool:
