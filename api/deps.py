@@ -11,7 +11,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from api.database.capabilities import Capabilities
 from api.database.connection import Database
-from api.errors import InvalidInput, UnsupportedMediaType
+from api.errors import WRITE_METHODS, InvalidInput, UnsupportedMediaType
 from api.schemas import ObjectIdInput
 from api.settings import Settings
 
@@ -68,8 +68,6 @@ ObjectIdPath = Annotated[
     ),
 ]
 
-_JSON_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
 
 def _is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
@@ -78,7 +76,7 @@ def _is_json(content_type: str) -> bool:
 
 async def require_json_body(request: Request) -> None:
     """415 for a write whose body is not JSON (instead of a confusing validation error)."""
-    if request.method not in _JSON_METHODS:
+    if request.method not in WRITE_METHODS:
         return
     has_body = request.headers.get("content-length", "0") != "0" or (
         "transfer-encoding" in request.headers

@@ -146,6 +146,9 @@ class InvalidInput(ProblemError):
         return cls(_detail(errors), errors=errors)
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""The HTTP methods that may change data (and carry a body)."""
+
 RETRY_AFTER_SECONDS = 2
 """What a 503 tells clients to wait before retrying (the service re-checks about as often)."""
 
@@ -186,9 +189,6 @@ class SchemaNotMigrated(ServiceUnavailable):
     """The database's schema is not the one this service needs: writes wait for migrations."""
 
     slug = "schema-not-migrated"
-
-
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
