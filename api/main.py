@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from pymongo.monitoring import CommandListener
 
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
@@ -27,7 +28,11 @@ class ConfigurationError(RuntimeError):
     """The service cannot start with these settings."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, command_listeners: Sequence[CommandListener] = ()
+) -> FastAPI:
+    """The app; `command_listeners` see every command its database client sends (the benchmark
+    counts round trips per request with one)."""
     settings = settings or get_settings()
     if not settings.mongodb_uri:
         raise ConfigurationError(
@@ -43,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db_name=settings.mongodb_db,
             timeout_ms=settings.server_selection_timeout_ms,
             connect_timeout_ms=settings.connect_timeout_ms,
+            command_listeners=command_listeners,
         )
         await database.init()
         app.state.database = database

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from beanie import init_beanie
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import CommandListener
 
 from api.database import migrations
 from api.database.capabilities import Capabilities, probe
@@ -27,6 +29,7 @@ def open_client(
     *,
     timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
     connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
+    command_listeners: Sequence[CommandListener] = (),
 ) -> AsyncMongoClient[Any]:
     """A client whose timeouts let a slow database finish its work.
 
@@ -37,6 +40,8 @@ def open_client(
       server goes on to complete them (a write reported as failed that happened). A busy embedded
       engine can take tens of seconds to answer while it works, so this is generous.
     - No socket or operation timeout: an operation that was sent is waited for, never abandoned.
+
+    `command_listeners` see every command the client sends (`jbts bench` counts round trips).
     """
     # tz_aware: BSON dates come back as aware UTC datetimes, so the API never emits naive times.
     return AsyncMongoClient(
@@ -45,6 +50,7 @@ def open_client(
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=connect_timeout_ms,
         appname="jbtestsuite-data",
+        event_listeners=list(command_listeners),
     )
 
 
@@ -85,9 +91,15 @@ class Database:
         db_name: str,
         timeout_ms: int = DEFAULT_SERVER_SELECTION_TIMEOUT_MS,
         connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
+        command_listeners: Sequence[CommandListener] = (),
     ) -> None:
         self.uri = uri
-        self.client = open_client(uri, timeout_ms=timeout_ms, connect_timeout_ms=connect_timeout_ms)
+        self.client = open_client(
+            uri,
+            timeout_ms=timeout_ms,
+            connect_timeout_ms=connect_timeout_ms,
+            command_listeners=command_listeners,
+        )
         self.db: AsyncDatabase[Any] = self.client[db_name]
         self.latest_migration = migrations.latest_version()
         self._schema: SchemaState | None = None

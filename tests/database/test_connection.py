@@ -8,10 +8,21 @@ database that is down.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
 from api.database.connection import Database
+from api.main import create_app
 from api.settings import Settings
+from tests.api.helpers import UNKNOWN_ID, served
 
 
 class TestTheAppsClient:
@@ -33,3 +44,31 @@ class TestTheAppsClient:
     def test_the_heartbeat_timeout_outlasts_a_busy_engine(self) -> None:
         # The engine answered nothing for 30 s while it wrote a bulk of 1,000 (issue 6, defect 3).
         assert Settings.model_fields["connect_timeout_ms"].default >= 60_000
+
+    async def test_command_listeners_see_the_commands_of_each_request(
+        self, settings: Settings, db: AsyncDatabase[Any]
+    ) -> None:
+        seen = Recorder()
+        app = create_app(settings, command_listeners=[seen])
+
+        async with served(app) as client:
+            seen.names.clear()  # start-up's own commands (Beanie's set-up)
+            response = await client.get(f"/api/v1/tests/{UNKNOWN_ID}")
+            during_request = list(seen.names)
+
+        assert response.status_code == 404
+        assert during_request == ["find"]  # one lookup by id
+
+
+class Recorder(CommandListener):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
