@@ -67,6 +67,13 @@ def new_steps(steps: Sequence[StepInput]) -> list[TestStep]:
     ]
 
 
+def new_case_document(data: TestCaseCreate) -> tuple[PydanticObjectId, dict[str, Any]]:
+    """A new case as a raw insert stores it: a fresh id, step ids, `order` 1..n, version 1."""
+    case = TestCase(**data.model_dump(exclude={"steps"}), steps=new_steps(data.steps))
+    case.id = PydanticObjectId()
+    return case.id, case.model_dump(by_alias=True, exclude={"revision_id"})
+
+
 async def _check_references(data: TestCaseCreate | TestCaseUpdate, *, at: str = "body") -> None:
     await configuration_service.check_references(
         browser_configuration_id=data.browser_configuration_id,
@@ -357,10 +364,8 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
             except ValidationError as exc:
                 raise invalid_input(exc, at=at) from exc
             await _check_references(data, at=".".join(map(str, at)))
-            case = TestCase(**data.model_dump(exclude={"steps"}), steps=new_steps(data.steps))
-            case.id = PydanticObjectId()
-            document = case.model_dump(by_alias=True, exclude={"revision_id"})
-            return BulkOutcome(status=BulkStatus.CREATED, id=case.id, op=InsertOne(document))
+            case_id, document = new_case_document(data)
+            return BulkOutcome(status=BulkStatus.CREATED, id=case_id, op=InsertOne(document))
         case BulkOp.UPDATE:
             id = _operation_id(operation, index)
             try:
