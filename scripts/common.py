@@ -19,7 +19,10 @@ from rich.console import Console
 from scripts.target import Target, TargetError, database_target
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pymongo.asynchronous.database import AsyncDatabase
+    from pymongo.monitoring import CommandListener
 
     from api.settings import Settings
 
@@ -92,7 +95,9 @@ def use_target(
 
 
 @asynccontextmanager
-async def open_database(target: Target) -> AsyncIterator[AsyncDatabase[Any]]:
+async def open_database(
+    target: Target, *, command_listeners: Sequence[CommandListener] = ()
+) -> AsyncIterator[AsyncDatabase[Any]]:
     """The target's database; any driver failure inside the block becomes a `CommandError`."""
     from pymongo.errors import PyMongoError
 
@@ -100,7 +105,9 @@ async def open_database(target: Target) -> AsyncIterator[AsyncDatabase[Any]]:
     from scripts.failures import describe_database_error
 
     try:
-        client = open_client(target.uri, timeout_ms=target.timeout_ms)
+        client = open_client(
+            target.uri, timeout_ms=target.timeout_ms, command_listeners=command_listeners
+        )
     except (PyMongoError, ValueError) as exc:
         # The driver parses the URI here: a bad port, scheme or escaping in MONGODB_URI.
         raise CommandError(f"invalid MONGODB_URI: {first_line(exc)}") from exc

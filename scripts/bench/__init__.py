@@ -1,0 +1,1 @@
+"""`jbts bench`: the API's basic operations, measured on a scratch database."""
