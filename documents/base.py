@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from beanie import Document
 from pydantic import Field
+from pymongo import ASCENDING, IndexModel
 
 
 def utcnow() -> datetime:
@@ -37,3 +38,20 @@ class VersionedDocument(TimestampedDocument):
     def current_version(self) -> int:
         value: int = getattr(self, self.version_field)
         return value
+
+
+def sort_indexes(*paths: str, equal: str | None = None) -> list[IndexModel]:
+    """Per sortable field, the index a list sorted by it walks: `[equal,] field, _id`.
+
+    Lists sort by the field, then `_id` (a deterministic order for equal values), so only an index
+    ending in both gives the order without sorting in memory; read backwards, it serves either
+    direction. `equal` puts a field the lists often filter on by equality first (ESR: equality,
+    sort, range). Named `sort_<field>`, or `<equal>_<field>`.
+    """
+    return [
+        IndexModel(
+            [*([(equal, ASCENDING)] if equal else []), (path, ASCENDING), ("_id", ASCENDING)],
+            name=f"{equal or 'sort'}_{path}",
+        )
+        for path in paths
+    ]

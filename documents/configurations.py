@@ -6,7 +6,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from documents.base import VersionedDocument
+from documents.base import VersionedDocument, sort_indexes
 
 
 class BrowserName(StrEnum):
@@ -58,6 +58,8 @@ class BrowserConfiguration(VersionedDocument, BrowserSettings):
             IndexModel(
                 [("browser", ASCENDING), ("created_at", DESCENDING)], name="browser_created"
             ),
+            # m0005: every sort of the list.
+            *sort_indexes("name", "browser", "created_at", "updated_at"),
         ]
 
 
@@ -84,4 +86,6 @@ class TestEnvironment(VersionedDocument):
             IndexModel(
                 [("is_active", ASCENDING), ("created_at", DESCENDING)], name="active_created"
             ),
+            # m0005: every sort of the list.
+            *sort_indexes("name", "created_at", "updated_at"),
         ]

@@ -2,13 +2,13 @@
 
 import secrets
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from beanie import PydanticObjectId
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING, TEXT, IndexModel
 
-from documents.base import VersionedDocument
+from documents.base import VersionedDocument, sort_indexes
 
 
 class CaseStatus(StrEnum):
@@ -23,6 +23,20 @@ class Priority(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
+
+
+PRIORITY_RANK: tuple[Priority, ...] = (
+    Priority.LOW,
+    Priority.MEDIUM,
+    Priority.HIGH,
+    Priority.CRITICAL,
+)
+"""Priorities from least to most urgent: `priority_rank` is the index in this tuple."""
+
+
+def priority_rank(priority: Priority | str) -> int:
+    """The stored sort key of a priority: 0 (low) to 3 (critical)."""
+    return PRIORITY_RANK.index(Priority(priority))
 
 
 class StepAction(StrEnum):
@@ -77,6 +91,10 @@ class TestStep(StepDefinition, StepIdentity):
     __test__ = False  # not a pytest test class
 
 
+CASE_SORT_PATHS = ("created_at", "updated_at", "name", "priority_rank", "status")
+"""The stored fields the test case list sorts by (`priority` sorts by `priority_rank`)."""
+
+
 class TestCase(VersionedDocument):
     __test__ = False  # not a pytest test class
 
@@ -96,14 +114,20 @@ class TestCase(VersionedDocument):
     environment_id: PydanticObjectId | None = None
     version: int = Field(default=1, ge=1)
     steps: list[TestStep] = Field(default_factory=list)
+    # Derived from `priority` on every write (m0005): sorting by priority is then an index scan,
+    # where a rank computed per query sorts every match in memory.
+    priority_rank: int = Field(default=priority_rank(Priority.MEDIUM), ge=0, le=3)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rank_priority(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("priority") is not None:
+            return {**data, "priority_rank": priority_rank(data["priority"])}
+        return data
 
     class Settings:
         name = "test_cases"
         indexes: ClassVar[list[IndexModel]] = [
-            IndexModel(
-                [("status", ASCENDING), ("priority", ASCENDING), ("updated_at", DESCENDING)],
-                name="status_priority_updated",
-            ),
             IndexModel([("tags", ASCENDING)], name="tags"),
             IndexModel(
                 [("name", TEXT), ("description", TEXT), ("tags", TEXT)],
@@ -123,8 +147,9 @@ class TestCase(VersionedDocument):
             # m0003: the reference filters, and the check before a configuration is deleted.
             IndexModel([("browser_configuration_id", ASCENDING)], name="browser_configuration_id"),
             IndexModel([("environment_id", ASCENDING)], name="environment_id"),
-            IndexModel([("updated_at", DESCENDING)], name="updated_at"),
-            IndexModel([("created_at", DESCENDING)], name="created_at"),
+            # m0005: every sort of the list, alone and after the status filter.
+            *sort_indexes(*CASE_SORT_PATHS),
+            *sort_indexes(*CASE_SORT_PATHS, equal="status"),
         ]
 
 
@@ -155,8 +180,8 @@ class TestSuite(VersionedDocument):
                 name="text_search",
                 weights={"name": 10, "description": 1},
             ),
-            IndexModel([("updated_at", DESCENDING)], name="updated_at"),
-            IndexModel([("created_at", DESCENDING)], name="created_at"),
+            # m0005: every sort of the list.
+            *sort_indexes("name", "created_at", "updated_at"),
         ]
 
 
@@ -190,5 +215,6 @@ class TestTemplate(VersionedDocument):
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("name", ASCENDING)], name="name_unique", unique=True),
             IndexModel([("category", ASCENDING), ("name", ASCENDING)], name="category_name"),
-            IndexModel([("created_at", DESCENDING)], name="created_at"),
+            # m0005: every sort of the list.
+            *sort_indexes("name", "created_at", "updated_at"),
         ]

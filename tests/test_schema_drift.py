@@ -5,8 +5,9 @@ when a document gains a field or an index no migration creates. Everything here 
 database, no `init_beanie`.
 
 What the migrations describe, in order: `COLLECTIONS` (new collections with validator and indexes),
-`INDEXES` (indexes added to an existing collection) and `COUNTERS` (a field added to existing
-documents without a validator change, as engines without `collMod` require).
+`INDEXES` (indexes added to an existing collection), `DROPPED_INDEXES` (indexes removed, by name),
+and `COUNTERS` or `ADDED_FIELDS` (a field added to existing documents without a validator change,
+as engines without `collMod` require).
 """
 
 import ast
@@ -48,11 +49,17 @@ MIGRATIONS = [
 ]
 SPECS = {spec.name: spec for module in MIGRATIONS for spec in getattr(module, "COLLECTIONS", [])}
 ADDED_INDEXES: dict[str, list[IndexModel]] = {}
+DROPPED_INDEXES: dict[str, set[str]] = {}
 UNVALIDATED_FIELDS: dict[str, set[str]] = {}
 for _module in MIGRATIONS:
     for _name, _indexes in getattr(_module, "INDEXES", {}).items():
         ADDED_INDEXES.setdefault(_name, []).extend(_indexes)
-    for _name, _field in getattr(_module, "COUNTERS", {}).items():
+    for _name, _indexes in getattr(_module, "DROPPED_INDEXES", {}).items():
+        DROPPED_INDEXES.setdefault(_name, set()).update(i.document["name"] for i in _indexes)
+    for _name, _field in {
+        **getattr(_module, "COUNTERS", {}),
+        **getattr(_module, "ADDED_FIELDS", {}),
+    }.items():
         UNVALIDATED_FIELDS.setdefault(_name, set()).add(_field)
 MIGRATIONS_DIR = Path(migrations.__path__[0])
 
@@ -394,7 +401,12 @@ class TestDocumentMatchesMigration:
 
     def test_same_indexes(self, document: type[Document]) -> None:
         name = document.Settings.name
-        created = [*SPECS[name].indexes, *ADDED_INDEXES.get(name, [])]
+        dropped = DROPPED_INDEXES.get(name, set())
+        created = [
+            index
+            for index in [*SPECS[name].indexes, *ADDED_INDEXES.get(name, [])]
+            if index.document["name"] not in dropped
+        ]
         assert _index_signatures(created) == _index_signatures(document.Settings.indexes)
 
     def test_validator_types_every_field(self, document: type[Document]) -> None:

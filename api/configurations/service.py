@@ -25,6 +25,7 @@ from api.query import RawPage, find_page
 from api.query.crud import (
     DuplicateKey,
     IfMatch,
+    KnownIds,
     bump,
     check_if_match,
     conditional_filter,
@@ -56,6 +57,7 @@ async def check_references(
     browser_configuration_id: PydanticObjectId | None,
     environment_id: PydanticObjectId | None,
     at: str = "body",
+    known: KnownIds | None = None,
 ) -> None:
     """The configuration and environment a request names must exist (422 at the field if not)."""
     await ensure_exists(
@@ -63,9 +65,14 @@ async def check_references(
         browser_configuration_id,
         location=f"{at}.browser_configuration_id",
         label=BROWSER,
+        known=known,
     )
     await ensure_exists(
-        TestEnvironment, environment_id, location=f"{at}.environment_id", label=ENVIRONMENT
+        TestEnvironment,
+        environment_id,
+        location=f"{at}.environment_id",
+        label=ENVIRONMENT,
+        known=known,
     )
 
 

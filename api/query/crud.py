@@ -189,12 +189,32 @@ async def delete_or_404(
         )
 
 
+class KnownIds:
+    """Which referenced documents exist, each looked up once: a bulk request names the same few
+    configurations on many items, and checks them in as many round trips as there are distinct ids.
+    """
+
+    def __init__(self) -> None:
+        self._exists: dict[tuple[str, PydanticObjectId], bool] = {}
+
+    async def exists(self, document: type[Document], id: PydanticObjectId) -> bool:
+        key = (document.get_collection_name(), id)
+        if key not in self._exists:
+            found = await document.get_pymongo_collection().find_one({"_id": id}, {"_id": 1})
+            self._exists[key] = found is not None
+        return self._exists[key]
+
+
 async def ensure_exists(
-    document: type[Document], id: PydanticObjectId | None, *, location: str, label: str
+    document: type[Document],
+    id: PydanticObjectId | None,
+    *,
+    location: str,
+    label: str,
+    known: KnownIds | None = None,
 ) -> None:
     """A reference in a request body must name an existing document (422 otherwise)."""
     if id is None:
         return
-    found = await document.get_pymongo_collection().find_one({"_id": id}, {"_id": 1})
-    if found is None:
+    if not await (known or KnownIds()).exists(document, id):
         raise InvalidInput.at(location, f"{label} {id} does not exist")

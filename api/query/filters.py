@@ -65,7 +65,12 @@ class AnyOf:
     path: str
 
     def condition(self, value: list[Any]) -> dict[str, Any]:
-        return {self.path: {"$in": [_operand(item) for item in value]}}
+        values = [_operand(item) for item in value]
+        if len(values) == 1:
+            # The same match as `$in` of one value; an equality is what the embedded engine
+            # looks up in a single-field index instead of reading every document.
+            return {self.path: values[0]}
+        return {self.path: {"$in": values}}
 
 
 @dataclass(frozen=True, slots=True)

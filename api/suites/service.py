@@ -13,7 +13,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from api.configurations import service as configuration_service
-from api.errors import InvalidInput, ProblemFieldError
+from api.errors import InvalidInput, NotFound, ProblemFieldError
 from api.query import RawPage, find_page
 from api.query.crud import (
     IfMatch,
@@ -23,6 +23,7 @@ from api.query.crud import (
     insert,
     update_fields,
 )
+from api.query.listing import find_members_page
 from api.suites.params import SuiteListParams, SuiteTestListParams
 from api.suites.schemas import SuiteCreate, SuiteUpdate
 from documents.test_defs import TestCase, TestSuite
@@ -81,16 +82,13 @@ async def delete_suite(*, id: PydanticObjectId, if_match: IfMatch) -> None:
 
 
 async def list_suite_tests(*, id: PydanticObjectId, params: SuiteTestListParams) -> RawPage:
-    """The suite's test cases in suite order, one page of them."""
-    suite = await get_suite(id=id)
-    ids = list(suite.test_case_ids)
-    return await find_page(
-        TestCase,
-        params,
-        extra_filter={"_id": {"$in": ids}},
-        # `$literal`: the ids are values, never read as expressions.
-        order_by={"$indexOfArray": [{"$literal": ids}, "$_id"]},
+    """The suite's test cases in suite order, one page of them (its cost is the page's)."""
+    page = await find_members_page(
+        TestSuite, id, TestCase, field="test_case_ids", params=params, order=params.order
     )
+    if page is None:
+        raise NotFound(f"{SUITE} {id} does not exist")
+    return page
 
 
 async def _update_members(

@@ -1,7 +1,7 @@
 """List parameters of test cases and of a case's steps."""
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
@@ -13,8 +13,6 @@ from api.query.text import TextIndex
 from api.schemas import Tag
 from api.test_defs.schemas import StepRead, TestCaseRead
 from documents.test_defs import CaseStatus, Priority
-
-PRIORITY_RANK = [Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.CRITICAL]
 
 
 class TestCaseSortField(StrEnum):
@@ -46,12 +44,8 @@ class TestCaseListParams(ListParams):
     text_index: ClassVar[TextIndex | None] = TextIndex(
         weights={"name": 10, "tags": 5, "description": 1}, array_fields=frozenset({"tags"})
     )
-    # Priority sorts by rank (low < medium < high < critical), not alphabetically.
-    sort_keys: ClassVar[dict[str, Any]] = {
-        TestCaseSortField.PRIORITY: {
-            "$indexOfArray": [[p.value for p in PRIORITY_RANK], "$priority"]
-        }
-    }
+    # Priority sorts by its stored rank (low < medium < high < critical), not alphabetically.
+    sort_paths: ClassVar[dict[str, str]] = {TestCaseSortField.PRIORITY: "priority_rank"}
 
     sort_by: TestCaseSortField = Field(
         default=TestCaseSortField.CREATED_AT,

@@ -24,6 +24,7 @@ from api.query import RawPage, find_page
 from api.query.bulk import BulkOutcome, BulkResponse, BulkStatus, run_bulk
 from api.query.crud import (
     IfMatch,
+    KnownIds,
     bump,
     check_if_match,
     conditional_filter,
@@ -45,7 +46,14 @@ from api.test_defs.schemas import (
     TestCaseUpdate,
 )
 from documents.base import utcnow
-from documents.test_defs import CaseStatus, TestCase, TestStep, TestSuite, new_step_id
+from documents.test_defs import (
+    CaseStatus,
+    TestCase,
+    TestStep,
+    TestSuite,
+    new_step_id,
+    priority_rank,
+)
 
 CASE = "test case"
 
@@ -74,11 +82,17 @@ def new_case_document(data: TestCaseCreate) -> tuple[PydanticObjectId, dict[str,
     return case.id, case.model_dump(by_alias=True, exclude={"revision_id"})
 
 
-async def _check_references(data: TestCaseCreate | TestCaseUpdate, *, at: str = "body") -> None:
+async def _check_references(
+    data: TestCaseCreate | TestCaseUpdate,
+    *,
+    at: str = "body",
+    known: KnownIds | None = None,
+) -> None:
     await configuration_service.check_references(
         browser_configuration_id=data.browser_configuration_id,
         environment_id=data.environment_id,
         at=at,
+        known=known,
     )
 
 
@@ -143,7 +157,12 @@ async def _apply(
 
 
 def _touch(changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """`$set` the changes and `updated_at`, `$inc` the version: every change of a case."""
+    """`$set` the changes and `updated_at`, `$inc` the version: every change of a case.
+
+    A new `priority` sets its stored rank in the same update, so the two never disagree.
+    """
+    if changes and changes.get("priority") is not None:
+        changes = {**changes, "priority_rank": priority_rank(changes["priority"])}
     return bump(TestCase, changes)
 
 
@@ -354,7 +373,7 @@ def _operation_id(operation: BulkOperation, index: int) -> PydanticObjectId:
     return PydanticObjectId(operation.id)
 
 
-async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
+async def _plan(operation: BulkOperation, index: int, known: KnownIds) -> BulkOutcome:
     """The write for one operation, after the same checks its single-case endpoint makes."""
     at = ("body", "operations", index, "data")
     match operation.op:
@@ -363,7 +382,7 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
                 data = TestCaseCreate.model_validate(operation.data or {})
             except ValidationError as exc:
                 raise invalid_input(exc, at=at) from exc
-            await _check_references(data, at=".".join(map(str, at)))
+            await _check_references(data, at=".".join(map(str, at)), known=known)
             case_id, document = new_case_document(data)
             return BulkOutcome(status=BulkStatus.CREATED, id=case_id, op=InsertOne(document))
         case BulkOp.UPDATE:
@@ -374,7 +393,7 @@ async def _plan(operation: BulkOperation, index: int) -> BulkOutcome:
                 raise invalid_input(exc, at=at) from exc
             if not changes.changes():
                 raise InvalidInput.at(".".join(map(str, at)), "update needs at least one field")
-            await _check_references(changes, at=".".join(map(str, at)))
+            await _check_references(changes, at=".".join(map(str, at)), known=known)
             return BulkOutcome(
                 status=BulkStatus.UPDATED,
                 id=id,
@@ -405,9 +424,10 @@ def _named_id(operation: BulkOperation) -> PydanticObjectId | None:
 async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
     """Create, update and delete many cases in batches of unordered bulk writes."""
     planned: list[BulkOutcome] = []
+    known = KnownIds()  # each configuration named is looked up once
     for index, operation in enumerate(operations):
         try:
-            planned.append(await _plan(operation, index))
+            planned.append(await _plan(operation, index, known))
         except ProblemError as exc:
             failed = BulkOutcome(status=BulkStatus.FAILED, id=_named_id(operation), error=exc)
             planned.append(failed)

@@ -17,6 +17,7 @@ from tests.conftest import REAL_MONGODB
 DOMAIN_COLLECTIONS = {spec.name for spec in m0001.COLLECTIONS}
 VERSIONS = [m.version for m in migrations.discover()]
 LATEST = VERSIONS[-1]
+STEPS = {m.version: m for m in migrations.discover()}
 
 
 @pytest.fixture
@@ -98,12 +99,16 @@ class TestUp:
         assert await schema(db) == before
         assert await db[MIGRATIONS_COLLECTION].find_one({"_id": 1}) == record
 
-    async def test_the_forward_step_itself_is_safe_to_re_run(self, db: AsyncDatabase[Any]) -> None:
-        before = await schema(db)
+    @pytest.mark.parametrize("version", VERSIONS)
+    async def test_each_forward_step_itself_is_safe_to_re_run(
+        self, fresh: AsyncDatabase[Any], version: int
+    ) -> None:
+        await migrations.up(fresh, target=version)
+        before = await schema(fresh)
 
-        await m0001.forward(db)
+        await STEPS[version].forward(fresh)
 
-        assert await schema(db) == before
+        assert await schema(fresh) == before
 
     @pytest.mark.parametrize("target", [LATEST + 1, -1])
     async def test_an_unknown_target_is_refused_before_anything_runs(

@@ -13,8 +13,8 @@ from typer.testing import CliRunner, Result
 
 from api.database import migrations
 from api.database.embedded import SQLITE_FILENAME
+from documents import ALL_DOCUMENTS
 from migrations import m0001_initial as m0001
-from migrations import m0003_resource_versions as m0003
 from scripts.cli import app
 from tests.scripts.conftest import ALL_COLLECTIONS, DOMAIN_COLLECTIONS
 
@@ -96,10 +96,11 @@ class TestUp:
     ) -> None:
         assert invoke(runner, "migrate", "up").exit_code == 0
 
-        for spec in m0001.COLLECTIONS:
-            added = m0003.INDEXES.get(spec.name, [])
-            expected = {"_id_"} | {index.document["name"] for index in [*spec.indexes, *added]}
-            assert set(indexes(sync_mongo, cli_db, spec.name)) == expected, spec.name
+        # What the documents declare (tests/test_schema_drift.py: what the migrations build).
+        for document in ALL_DOCUMENTS:
+            name = document.Settings.name
+            expected = {"_id_"} | {index.document["name"] for index in document.Settings.indexes}
+            assert set(indexes(sync_mongo, cli_db, name)) == expected, name
 
     def test_text_ttl_and_unique_indexes_have_their_options(
         self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient

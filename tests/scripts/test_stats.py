@@ -12,8 +12,7 @@ from pymongo import MongoClient
 from typer.testing import CliRunner
 
 from api.database import migrations
-from migrations import m0001_initial as m0001
-from migrations import m0003_resource_versions as m0003
+from documents import ALL_DOCUMENTS
 from scripts.cli import app
 from tests.scripts.conftest import ALL_COLLECTIONS
 
@@ -74,13 +73,13 @@ class TestStats:
         assert set(rows) == ALL_COLLECTIONS
         assert rows["browser_configurations"][0] == 2
         assert rows["schema_migrations"] == (COUNT, ["_id_"])
-        for spec in m0001.COLLECTIONS:
-            added = m0003.INDEXES.get(spec.name, [])
-            expected = ["_id_", *(index.document["name"] for index in [*spec.indexes, *added])]
-            documents, index_names = rows[spec.name]
-            assert sorted(index_names) == sorted(expected), spec.name
-            if spec.name != "browser_configurations":
-                assert documents == 0, spec.name
+        for document in ALL_DOCUMENTS:
+            name = document.Settings.name
+            expected = ["_id_", *(index.document["name"] for index in document.Settings.indexes)]
+            count, index_names = rows[name]
+            assert sorted(index_names) == sorted(expected), name
+            if name != "browser_configurations":
+                assert count == 0, name
 
     def test_says_which_database_how_far_migrated_and_what_it_supports(
         self, runner: CliRunner, cli_db: str

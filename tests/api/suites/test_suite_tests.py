@@ -68,6 +68,33 @@ class TestListSuiteTests:
         reverse = await _page(client, suite["id"], "order=desc")
         assert names(reverse) == order[::-1]
 
+    async def test_pages_backwards_from_the_end_with_order_desc(
+        self, client: httpx.AsyncClient, cases: dict[str, str]
+    ) -> None:
+        order = ["Delta", "Alpha", "Echo", "Bravo", "Charlie"]
+        suite = await create_suite(client, "Smoke", test_case_ids=[cases[n] for n in order])
+
+        pages = [
+            await _page(client, suite["id"], f"order=desc&limit=2&page={p}") for p in (1, 2, 3)
+        ]
+
+        assert [names(page) for page in pages] == [
+            ["Charlie", "Bravo"],
+            ["Echo", "Alpha"],
+            ["Delta"],
+        ]
+        assert {page["total"] for page in pages} == {5}
+
+    @pytest.mark.parametrize("order", ["asc", "desc"])
+    async def test_a_page_past_the_end_is_empty_with_the_total(
+        self, client: httpx.AsyncClient, cases: dict[str, str], order: str
+    ) -> None:
+        suite = await create_suite(client, "Smoke", test_case_ids=list(cases.values()))
+
+        page = await _page(client, suite["id"], f"order={order}&limit=2&page=4")
+
+        assert (page["items"], page["total"], page["pages"]) == ([], 5, 3)
+
     async def test_items_are_the_full_test_cases(
         self, client: httpx.AsyncClient, cases: dict[str, str]
     ) -> None:

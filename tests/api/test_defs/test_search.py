@@ -270,6 +270,32 @@ class TestSorting:
             ["Search box"],
         ]
 
+    async def test_a_changed_priority_moves_the_case_in_priority_order(
+        self, client: httpx.AsyncClient, cases: dict[str, dict[str, Any]]
+    ) -> None:
+        search_box = cases["Search box"]["id"]
+        patched = await client.patch(f"{TESTS}/{search_box}", json={"priority": "critical"})
+        assert patched.status_code == 200
+        bulk = await client.post(
+            f"{TESTS}/bulk",
+            json={
+                "operations": [
+                    {"op": "update", "id": cases["Login form"]["id"], "data": {"priority": "low"}}
+                ]
+            },
+        )
+        assert bulk.status_code == 200, bulk.text
+
+        page = await _list(client, "sort_by=priority&order=desc&fields=name,priority")
+
+        assert [(item["name"], item["priority"]) for item in page["items"]] == [
+            ("Search box", "critical"),
+            ("Checkout flow", "high"),
+            ("Yearly report", "medium"),
+            ("Profile page", "medium"),
+            ("Login form", "low"),
+        ]
+
     async def test_status(
         self, client: httpx.AsyncClient, cases: dict[str, dict[str, Any]]
     ) -> None:
