@@ -115,7 +115,7 @@ async def seed_database(
     seed: int = 0,
     progress: SeedProgress | None = None,
 ) -> SeedSummary:
-    """Fill `db`, migrated to the latest version and without test definitions, with `size`.
+    """Fill `db` (migrated to the latest version, the collections to seed empty) with `size`.
 
     Raises `SeedError` (before writing anything) for an unknown size, a database whose schema
     is not the latest, or one whose collections to seed already hold documents: every name is
