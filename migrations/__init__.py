@@ -4,5 +4,8 @@ Each module `mNNNN_<name>.py` defines `VERSION` (int), `NAME` (str), and two cor
 PyMongo `AsyncDatabase`: `forward(db)` and `backward(db)`. Both must be safe to re-run. Migrations
 are frozen history: they describe collections, validators and indexes as plain data and never
 import `documents/`, so a later change to a document cannot rewrite what an old migration did.
-The runner lives in `api.database.migrations`.
+A migration that creates collections lists them in `COLLECTIONS` (`CollectionSpec`s): the runner
+reads their names as the service's own collections (what `jbts reset` drops), and
+tests/test_schema_drift.py compares them with the documents. The runner lives in
+`api.database.migrations`.
 """

@@ -3,15 +3,19 @@
 import typer
 
 from scripts import migrate
+from scripts.reset import reset
+from scripts.seed import seed
 from scripts.serve import serve
 from scripts.stats import stats
 
 app = typer.Typer(
     name="jbts",
-    help="JBTestSuite data service: serve the API, migrate and inspect the database.",
+    help="JBTestSuite data service: serve the API, migrate, seed, reset and inspect the database.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 app.command()(serve)
 app.command()(stats)
+app.command()(seed)
+app.command()(reset)
 app.add_typer(migrate.app, name="migrate")

@@ -2,7 +2,8 @@
 
 The applied versions are recorded in the `schema_migrations` collection (one document per
 version, `_id` = the version number), so `status` and `/health/ready` read them from the database
-itself.
+itself. The collections a migration creates are those its `COLLECTIONS` list names: with the
+record, they are the service's own collections (`jbts reset` drops exactly these).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class Migration:
     name: str
     forward: MigrationStep
     backward: MigrationStep
+    collections: tuple[str, ...] = ()
+    """The collections this migration creates (the names in its `COLLECTIONS`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,10 @@ def _load(module: ModuleType) -> Migration:
         backward = cast("MigrationStep", module.backward)
     except AttributeError as exc:
         raise MigrationError(f"{module.__name__} is not a migration: {exc}") from exc
-    return Migration(version=version, name=name, forward=forward, backward=backward)
+    collections = tuple(spec.name for spec in getattr(module, "COLLECTIONS", ()))
+    return Migration(
+        version=version, name=name, forward=forward, backward=backward, collections=collections
+    )
 
 
 def discover() -> list[Migration]:
@@ -80,6 +86,11 @@ def discover() -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise MigrationError(f"duplicate migration versions: {versions}")
     return found
+
+
+def service_collections() -> list[str]:
+    """The migration record, then every collection the migrations create, in the order they do."""
+    return [MIGRATIONS_COLLECTION, *(name for m in discover() for name in m.collections)]
 
 
 def latest_version() -> int:
@@ -152,3 +163,30 @@ async def down(db: AsyncDatabase[Any], *, target: int | None = None) -> list[Mig
             ) from exc
         await db[MIGRATIONS_COLLECTION].delete_one({"_id": migration.version})
     return to_revert
+
+
+@dataclass(frozen=True, slots=True)
+class ResetResult:
+    dropped: list[str]
+    applied: list[Migration]
+
+
+async def reset(db: AsyncDatabase[Any]) -> ResetResult:
+    """Drop the service's collections, then apply every migration: the empty, current schema.
+
+    Other collections in the database are kept. The migration record goes first, so a reset
+    interrupted midway leaves a database that says it is not migrated (the API refuses writes
+    until `jbts migrate up`), never collections missing while the record says they exist. A
+    database migrated by newer code is refused: the collections only that code knows would stay.
+    """
+    current, latest = await current_version(db), latest_version()
+    if current > latest:
+        raise MigrationError(
+            f"the database schema is at migration {current}, newer than this jbts knows "
+            f"({latest}): reset it with the newer one"
+        )
+    existing = set(await db.list_collection_names())
+    dropped = [name for name in service_collections() if name in existing]
+    for name in dropped:
+        await db.drop_collection(name)
+    return ResetResult(dropped=dropped, applied=await up(db))

@@ -187,3 +187,45 @@ class TestDown:
         assert [m.version for m in await migrations.up(db)] == VERSIONS
 
         assert await schema(db) == before
+
+
+class TestReset:
+    async def test_drops_the_service_collections_and_migrates_again(
+        self, db: AsyncDatabase[Any]
+    ) -> None:
+        before = await schema(db)
+        await db["test_runs"].drop_index("environment_created")  # a schema that drifted
+        await db["my_notes"].insert_one({"note": "kept"})
+
+        result = await migrations.reset(db)
+
+        assert result.dropped == migrations.service_collections()
+        assert [m.version for m in result.applied] == VERSIONS
+        after = await schema(db)
+        assert after.pop("my_notes")[0] == {}
+        assert after == before
+        assert await db["my_notes"].count_documents({}) == 1
+
+    def test_the_record_goes_first_and_every_migrated_collection_after(self) -> None:
+        names = migrations.service_collections()
+
+        assert names[0] == MIGRATIONS_COLLECTION
+        assert set(names[1:]) >= DOMAIN_COLLECTIONS | {"idempotency_keys"}
+
+    async def test_a_fresh_database_only_gets_migrated(self, fresh: AsyncDatabase[Any]) -> None:
+        result = await migrations.reset(fresh)
+
+        assert result.dropped == []
+        assert await migrations.current_version(fresh) == LATEST
+
+    async def test_a_database_migrated_by_newer_code_is_refused(
+        self, db: AsyncDatabase[Any]
+    ) -> None:
+        await db[MIGRATIONS_COLLECTION].insert_one(
+            {"_id": LATEST + 1, "name": "from the future", "applied_at": datetime.now(UTC)}
+        )
+
+        with pytest.raises(MigrationError, match=f"at migration {LATEST + 1}, newer than this"):
+            await migrations.reset(db)
+
+        assert await collection_names(db) >= DOMAIN_COLLECTIONS

@@ -74,12 +74,15 @@ class TestStartUp:
         result = runner.invoke(app, ["--help"])
 
         assert result.exit_code == 0, result.output
-        for command in ("serve", "stats", "migrate"):
+        for command in ("serve", "stats", "migrate", "seed", "reset"):
             assert command in result.stdout
 
 
 class TestDatabaseFailures:
-    @pytest.mark.parametrize("command", [["stats"], ["migrate", "status"], ["migrate", "up"]])
+    @pytest.mark.parametrize(
+        "command",
+        [["stats"], ["migrate", "status"], ["migrate", "up"], ["seed"], ["reset", "--yes"]],
+    )
     def test_an_unreachable_mongodb_is_one_short_line(
         self, runner: CliRunner, clean_env: pytest.MonkeyPatch, command: list[str]
     ) -> None:
@@ -196,7 +199,10 @@ class TestDescribeDatabaseError:
 
 
 class TestReadingCommandsNeverCreateADatabase:
-    @pytest.mark.parametrize("command", [["stats"], ["migrate", "status"], ["migrate", "down"]])
+    @pytest.mark.parametrize(
+        "command",
+        [["stats"], ["migrate", "status"], ["migrate", "down"], ["reset", "--yes"]],
+    )
     def test_a_mistyped_data_dir_is_refused_and_not_created(
         self, runner: CliRunner, clean_env: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
     ) -> None:

@@ -1,0 +1,179 @@
+"""Realistic, linked fake data for every collection the API serves: `jbts seed`, and the benchmark.
+
+`seed_database(db, size=..., seed=...)` fills an already migrated, empty database. One module per
+domain builds its documents (`configurations`, `templates`, `test_defs`, `suites`); `seeders()`
+lists them in the order their references need, so a later feature (runs and executions,
+artifacts) adds its own module, its count to `SeedSize`, and a line there.
+
+Documents are built and validated through the Beanie document models (every default and derived
+field the models define) and written with the driver in unordered `insert_many` batches of
+`BULK_WRITE_BATCH`. Everything random comes from the seed: the same seed gives the same
+documents, ids and timestamps included (see `context.REFERENCE_TIME`).
+
+This module stays light to import (the CLI reads `SIZES` to build its options): the models,
+Faker and the driver are imported by the functions that use them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import batched
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from beanie import Document
+    from pymongo.asynchronous.database import AsyncDatabase
+
+    from scripts.seeding.context import SeedContext, Seeder
+
+LARGEST_SUITE = 200
+"""The largest suite holds this many cases (or every case, when there are fewer)."""
+
+
+class SeedError(RuntimeError):
+    """The database cannot be seeded as it is; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSize:
+    """How many documents each collection gets."""
+
+    name: str
+    browser_configurations: int
+    environments: int
+    templates: int
+    test_cases: int
+    suites: int
+
+    @property
+    def largest_suite(self) -> int:
+        return min(LARGEST_SUITE, self.test_cases)
+
+
+SizeName = Literal["small", "medium", "large"]
+"""The names in `SIZES`, as a type (the CLI offers them as choices)."""
+
+SIZES: Mapping[str, SeedSize] = MappingProxyType(
+    {
+        size.name: size
+        for size in (
+            SeedSize("small", 4, 3, 5, 50, 6),
+            SeedSize("medium", 8, 6, 15, 1_000, 40),
+            SeedSize("large", 12, 10, 40, 10_000, 150),
+        )
+    }
+)
+
+
+class SeedProgress(Protocol):
+    """Told what is being written: `jbts seed` shows it as one progress bar per collection."""
+
+    def start(self, collection: str, total: int) -> None:
+        """Writing `total` documents into `collection` begins."""
+
+    def advance(self, n: int) -> None:
+        """`n` more documents of the current collection are written."""
+
+
+@dataclass(frozen=True, slots=True)
+class SeededCollection:
+    name: str
+    documents: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SeedSummary:
+    size: str
+    seed: int
+    collections: tuple[SeededCollection, ...]
+
+    @property
+    def documents(self) -> dict[str, int]:
+        """Documents inserted per collection."""
+        return {collection.name: collection.documents for collection in self.collections}
+
+    @property
+    def seconds(self) -> float:
+        return sum(collection.seconds for collection in self.collections)
+
+
+def seeders() -> tuple[Seeder, ...]:
+    """Every collection's seeder, each after those it refers to."""
+    from scripts.seeding import configurations, suites, templates, test_defs
+
+    return (*configurations.SEEDERS, *templates.SEEDERS, *test_defs.SEEDERS, *suites.SEEDERS)
+
+
+async def seed_database(
+    db: AsyncDatabase[Any],
+    *,
+    size: str = "medium",
+    seed: int = 0,
+    progress: SeedProgress | None = None,
+) -> SeedSummary:
+    """Fill `db` (migrated to the latest version, the collections to seed empty) with `size`.
+
+    Raises `SeedError` (before writing anything) for an unknown size, a database whose schema
+    is not the latest, or one whose collections to seed already hold documents: every name is
+    unique within one run, so the unique indexes cannot stop it midway.
+    """
+    from scripts.seeding.context import SeedContext
+
+    plan = SIZES.get(size)
+    if plan is None:
+        raise SeedError(f"unknown size {size!r}: choose one of {', '.join(SIZES)}")
+    planned = seeders()
+    await _check_can_seed(db, planned)
+    context = SeedContext.create(size=plan, seed=seed)
+    seeded: list[SeededCollection] = []
+    for seeder in planned:
+        started = time.perf_counter()
+        total = seeder.count(plan)
+        if progress is not None:
+            progress.start(seeder.collection, total)
+        written = await _write(db, seeder.collection, seeder.build(context), context, progress)
+        seeded.append(SeededCollection(seeder.collection, written, time.perf_counter() - started))
+    return SeedSummary(size=plan.name, seed=seed, collections=tuple(seeded))
+
+
+async def _check_can_seed(db: AsyncDatabase[Any], planned: Iterable[Seeder]) -> None:
+    from api.database import migrations
+    from api.database.connection import SchemaState
+
+    state = SchemaState(
+        current=await migrations.current_version(db), latest=migrations.latest_version()
+    )
+    if (problem := state.problem()) is not None:
+        raise SeedError(problem)
+    for seeder in planned:
+        if await db[seeder.collection].find_one({}, {"_id": 1}) is not None:
+            raise SeedError(
+                f"{seeder.collection} already holds documents: seed an empty database, or drop "
+                "the service's collections first (`jbts seed --reset`)"
+            )
+
+
+async def _write(
+    db: AsyncDatabase[Any],
+    collection: str,
+    documents: Iterable[Document],
+    context: SeedContext,
+    progress: SeedProgress | None,
+) -> int:
+    """Insert in unordered batches of `BULK_WRITE_BATCH`; each document is kept once written."""
+    from api.query.bulk import BULK_WRITE_BATCH
+    from scripts.seeding.context import stored
+
+    written = 0
+    for batch in batched(documents, BULK_WRITE_BATCH, strict=False):
+        await db[collection].insert_many([stored(document) for document in batch], ordered=False)
+        for document in batch:
+            context.keep(document)
+        written += len(batch)
+        if progress is not None:
+            progress.advance(len(batch))
+    return written
