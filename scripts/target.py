@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,6 +67,37 @@ def database_target(
             uri=engine.info.uri,
             db_name=settings.mongodb_db,
             description=f"{engine.info.describe()}, database {settings.mongodb_db}",
+            where=engine.info.uri,
+            timeout_ms=settings.server_selection_timeout_ms,
+        )
+
+
+@contextmanager
+def scratch_target(settings: Settings, *, prefix: str) -> Iterator[Target]:
+    """A database nobody else uses, for work that must never touch the user's data.
+
+    With `MONGODB_URI`: a new database named `<prefix>_<random>` on that server, which the caller
+    drops when done. Without: a fresh embedded engine in memory (whatever `JBTS_DATA_DIR` says),
+    gone when the block ends.
+    """
+    db_name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    if settings.mongodb_uri:
+        where = redact(settings.mongodb_uri)
+        yield Target(
+            uri=settings.mongodb_uri,
+            db_name=db_name,
+            description=f"MongoDB at {where}, scratch database {db_name}",
+            where=where,
+            timeout_ms=settings.server_selection_timeout_ms,
+        )
+        return
+    from api.database.embedded import EmbeddedEngine
+
+    with EmbeddedEngine() as engine:
+        yield Target(
+            uri=engine.info.uri,
+            db_name=db_name,
+            description=f"{engine.info.describe()}, scratch database {db_name}",
             where=engine.info.uri,
             timeout_ms=settings.server_selection_timeout_ms,
         )

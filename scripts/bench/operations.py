@@ -23,7 +23,7 @@ from pymongo import DESCENDING, DeleteOne, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.query import text
+from api.query import listing, text
 from api.test_defs.params import TestCaseListParams
 from api.test_defs.schemas import StepCreate, TestCaseCreate
 from api.test_defs.service import new_case_document
@@ -65,7 +65,7 @@ class Goal:
         if self.service_p50_ms is not None:
             parts.append(f"svc≤{self.service_p50_ms:g}")
         if self.round_trips is not None:
-            parts.append(f"trips≤{self.round_trips}")
+            parts.append(f"rt≤{self.round_trips}")
         return " ".join(parts) or "-"
 
     def misses(self, *, p95_ms: float, service_p50_ms: float, round_trips: int) -> list[str]:
@@ -188,7 +188,7 @@ class UpdateCase(Operation):
 
     def __init__(self, cases: AsyncCollection[Any], picks: Picks) -> None:
         super().__init__(
-            "update test case",
+            "patch case",
             route=f"PATCH {TESTS}/{{id}}",
             goal=PATCH,
             raw_query="find_one_and_update({_id}, {$set: fields + updated_at, $inc: {version: 1}})",
@@ -301,11 +301,11 @@ class CreateCases(Operation):
     def __init__(self, cases: AsyncCollection[Any], *, count: int | None) -> None:
         if count is None:
             super().__init__(
-                "create test case", route=f"POST {TESTS}", goal=WRITE, raw_query="insert_one(case)"
+                "create case", route=f"POST {TESTS}", goal=WRITE, raw_query="insert_one(case)"
             )
         else:
             super().__init__(
-                f"bulk create {count}",
+                f"bulk {count}",
                 route=f"POST {TESTS}/bulk",
                 goal=BULK_100 if count <= 100 else BULK,
                 raw_query=f"insert_many({count} cases, ordered=False)",
@@ -365,12 +365,14 @@ async def _page(
 ) -> None:
     """A list page as a client would fetch it: the first 50, and how many there are."""
     await collection.find(query).sort(sort).limit(PAGE).to_list()
-    await collection.count_documents(query)
+    await listing.count(collection, query)
 
 
 async def _suite_page(db: AsyncDatabase[Any], suite_id: ObjectId) -> None:
-    suite = await db["test_suites"].find_one({"_id": suite_id}, {"test_case_ids": 1})
-    ids = suite["test_case_ids"][:PAGE] if suite else []
+    """The suite's first 50 case ids, then those cases."""
+    projection = {"test_case_ids": {"$slice": [0, PAGE]}}
+    suite = await db["test_suites"].find_one({"_id": suite_id}, projection)
+    ids = suite["test_case_ids"] if suite else []
     await db["test_cases"].find({"_id": {"$in": ids}}).to_list()
 
 
@@ -381,7 +383,7 @@ def _list(db: AsyncDatabase[Any], name: str, collection: str, path: str, query: 
         f"{API}{path}{query}",
         route=f"GET {API}{path}{query}",
         goal=LIST_PAGE,
-        raw_query="find({}).sort(created_at -1, _id -1).limit(50) + count_documents({})",
+        raw_query="find({}).sort(created_at -1, _id -1).limit(50) + count command",
         query=partial(_page, db[collection], {}, NEWEST),
     )
 
@@ -398,20 +400,20 @@ def build_operations(db: AsyncDatabase[Any], picks: Picks, *, full_text: bool) -
         filter_query += f"&tags={picks.tag}"
     return [
         Read(
-            "get test case",
+            "get case",
             f"{TESTS}/{picks.case_id}",
             route=f"GET {TESTS}/{{id}}",
             goal=GET,
             raw_query="find_one({_id})",
             query=partial(_one, cases, picks.case_id),
         ),
-        _list(db, "list test cases", "test_cases", "/tests"),
+        _list(db, "list cases", "test_cases", "/tests"),
         Read(
-            "list by status and tag",
+            "list status+tag",
             f"{TESTS}{filter_query}",
             route=f"GET {TESTS}{filter_query}",
             goal=LIST_PAGE,
-            raw_query=f"find({filtered}).sort(created_at -1, _id -1).limit(50) + count_documents",
+            raw_query=f"find({filtered}).sort(created_at -1, _id -1).limit(50) + count command",
             query=partial(_page, cases, filtered, NEWEST),
         ),
         Read(
@@ -419,8 +421,8 @@ def build_operations(db: AsyncDatabase[Any], picks: Picks, *, full_text: bool) -
             f"{TESTS}?sort_by=priority",
             route=f"GET {TESTS}?sort_by=priority",
             goal=LIST_PAGE,
-            raw_query="find({}).sort(priority -1, _id -1).limit(50) + count_documents({}) "
-            "(the stored string's order; the service sorts by rank)",
+            raw_query="find({}).sort(priority -1, _id -1).limit(50) + count command "
+            "(the stored string's order; the service sorts by a stored rank)",
             query=partial(_page, cases, {}, [("priority", DESCENDING), ("_id", DESCENDING)]),
         ),
         Read(
@@ -428,23 +430,21 @@ def build_operations(db: AsyncDatabase[Any], picks: Picks, *, full_text: bool) -
             f"{TESTS}?q={picks.word}",
             route=f"GET {TESTS}?q={picks.word}",
             goal=LIST_PAGE,
-            raw_query=f"find({search_kind} for the word).limit(50) + count_documents "
-            "(unranked; the service ranks by relevance)",
+            raw_query=f"find({search_kind} for the word).sort(created_at -1, _id -1).limit(50) "
+            "+ count command (unranked; the service ranks by relevance)",
             query=partial(_page, cases, search, NEWEST),
         ),
         Read(
-            f"suite page ({picks.suite_size} cases)",
+            f"suite page ({picks.suite_size})",
             f"{API}/suites/{picks.suite_id}/tests",
             route=f"GET {API}/suites/{{id}}/tests",
             goal=LIST_PAGE,
-            raw_query="find_one(suite {_id}, test_case_ids) + find({_id: {$in: first 50 ids}})",
+            raw_query="find_one(suite {_id}, first 50 test_case_ids) + find({_id: {$in: ids}})",
             query=partial(_suite_page, db, picks.suite_id),
         ),
         _list(db, "list suites", "test_suites", "/suites"),
         _list(db, "list templates", "test_templates", "/templates"),
-        _list(
-            db, "list browser configurations", "browser_configurations", "/configurations/browsers"
-        ),
+        _list(db, "list browsers", "browser_configurations", "/configurations/browsers"),
         UpdateCase(cases, picks),
         AppendStep(cases, picks),
         CreateCases(cases, count=None),
@@ -473,13 +473,13 @@ async def pick(db: AsyncDatabase[Any], *, full_text: bool) -> Picks:
     that the search finds; the suite whose size is closest to `SUITE_SIZE`.
     """
     cases = db["test_cases"]
-    count = await cases.count_documents({})
-    if count == 0:
+    total = await cases.estimated_document_count()
+    if total == 0:
         raise CommandError("the seeded database holds no test cases: nothing to measure")
     case = (
         await cases.find({}, {"version": 1, "steps.id": 1})
         .sort("_id")
-        .skip(count // 2)
+        .skip(total // 2)
         .limit(1)
         .next()
     )
@@ -502,7 +502,7 @@ async def pick(db: AsyncDatabase[Any], *, full_text: bool) -> Picks:
         raise CommandError("the seeded database holds no test suites: nothing to measure")
     suite = min(suites, key=lambda doc: (abs(doc["size"] - SUITE_SIZE), str(doc["_id"])))
     return Picks(
-        cases=count,
+        cases=total,
         case_id=case["_id"],
         case_version=case.get("version", 1),
         case_steps=len(case.get("steps", [])),

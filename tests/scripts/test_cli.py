@@ -74,7 +74,7 @@ class TestStartUp:
         result = runner.invoke(app, ["--help"])
 
         assert result.exit_code == 0, result.output
-        for command in ("serve", "stats", "migrate", "seed", "reset"):
+        for command in ("serve", "stats", "migrate", "seed", "reset", "bench"):
             assert command in result.stdout
 
 
