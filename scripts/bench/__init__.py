@@ -91,14 +91,13 @@ def bench(
         # The work unwound through the scratch database's drop (a failed drop is an error line).
         err_console.print("Interrupted: the scratch database is dropped.")
         raise typer.Exit(code=SIGINT_EXIT) from None
-    if out is not None:
-        try:
-            out.write_text(json.dumps(report.to_json(), indent=2) + "\n")
-        except OSError as exc:
-            fail(f"cannot write {out}: {exc.strerror}")
     title = f"jbts bench --size {size} --reps {reps} on {engine}, {report.date}"
     # A terminal wraps cells to fit; a file or a pipe gets every row on one line.
     output = console if console.is_terminal else Console(width=max(console.width, TABLE_WIDTH))
     output.print(table(report, title=title))
-    if out is not None:
+    if out is not None:  # after the table: a run's results are shown even if the file fails
+        try:
+            out.write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror}")
         console.print(f"Results written to {out}", highlight=False)
