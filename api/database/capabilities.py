@@ -1,20 +1,42 @@
-"""The capability probe: what the connected deployment supports, found by trying it.
+"""The capability probe: what the connected deployment supports, found by reading only.
 
-Asked once per deployment (URI) and process. A standalone mongod lacks transactions and change
-streams just as the embedded engine lacks change streams and full `$text`, so services consult
-these flags rather than guessing from the server's name.
+A standalone mongod lacks transactions and change streams just as the embedded engine lacks
+change streams and full `$text`, so services consult these flags rather than guessing from the
+server's name. The probe never writes (no collection, index or document of its own), so any
+number of processes may probe one database at once, a user without write privileges gets the
+same answer, and a crashed probe leaves nothing behind:
+
+- `hello` says whether the server is a replica set member or a mongos: both have transactions
+  and change streams. A server that is neither has no change streams; it has transactions when a
+  transaction that only reads (on the primary, whatever the read preference) can start and be
+  aborted, which the embedded engine allows and a standalone mongod refuses.
+- Full `$text` is decided by running the list layer's own `$text` shapes (an aggregation `$match`
+  with the text score, and a count) against a collection that already has a text index, such
+  as `test_cases` once migrated.
+
+The answer is cached per deployment (`key`, its URI) for the life of the process. Two answers are
+never cached: a connection failure (an error, so an unreachable server is not mistaken for a
+limited one), and a database where no collection has a text index yet (not migrated): full
+`$text` is then "no" (the fallback serves `q`), and the next call probes again. Concurrent first
+calls in one process share one probe.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import BaseModel
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReadPreference
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError
 
-PROBE_COLLECTION = "_capability_probe"
+from api.database.migrations import MIGRATIONS_COLLECTION
+
+# An error that says nothing about `$text` itself: the collection or its text index went away
+# between finding it and querying it, or this user may not read it. The question stays open.
+_UNDECIDED_CODES = frozenset({13, 26, 27})  # Unauthorized, NamespaceNotFound, IndexNotFound
 
 
 class Capabilities(BaseModel):
@@ -26,14 +48,22 @@ class Capabilities(BaseModel):
 
 
 _cache: dict[str, Capabilities] = {}
+_probing: dict[str, asyncio.Task[Capabilities]] = {}
 
 
-async def _supports_transactions(client: AsyncMongoClient[Any], db: AsyncDatabase[Any]) -> bool:
+async def _replicated(client: AsyncMongoClient[Any]) -> bool:
+    """A replica set member (`setName`) or a mongos (`msg: isdbgrid`)."""
+    hello = await client.admin.command("hello")
+    return "setName" in hello or hello.get("msg") == "isdbgrid"
+
+
+async def _reads_in_a_transaction(client: AsyncMongoClient[Any], db: AsyncDatabase[Any]) -> bool:
     try:
         async with client.start_session() as session:
-            await session.start_transaction()
+            # Reads in a transaction must go to the primary: say so, whatever the URI prefers.
+            await session.start_transaction(read_preference=ReadPreference.PRIMARY)
             try:
-                await db[PROBE_COLLECTION].find_one({}, session=session)
+                await db[MIGRATIONS_COLLECTION].find_one({}, {"_id": 1}, session=session)
             finally:
                 await session.abort_transaction()
     except ConnectionFailure:
@@ -43,33 +73,47 @@ async def _supports_transactions(client: AsyncMongoClient[Any], db: AsyncDatabas
     return True
 
 
-async def _supports_change_streams(db: AsyncDatabase[Any]) -> bool:
+async def _text_indexed_collection(db: AsyncDatabase[Any]) -> AsyncCollection[Any] | None:
+    """A collection of `db` with a text index (the first by name), or None."""
+    for name in sorted(await db.list_collection_names(filter={"type": "collection"})):
+        async for index in await db[name].list_indexes():
+            if "text" in index["key"].values():
+                return db[name]
+    return None
+
+
+async def _full_text(db: AsyncDatabase[Any]) -> bool | None:
+    """Whether `$text` works as the list layer uses it; None while no text index exists."""
+    query = {"$text": {"$search": "capability"}}
     try:
-        stream = await db.watch(max_await_time_ms=1)
-        await stream.close()
-    except ConnectionFailure:
+        collection = await _text_indexed_collection(db)
+        if collection is None:
+            return None
+        pipeline = [{"$match": query}, {"$project": {"score": {"$meta": "textScore"}}}]
+        await (await collection.aggregate([*pipeline, {"$limit": 1}])).to_list()
+        await collection.count_documents(query)
+    except ExecutionTimeout:
         raise
-    except PyMongoError:
-        return False
+    except OperationFailure as exc:
+        return None if exc.code in _UNDECIDED_CODES else False
     return True
 
 
-async def _supports_full_text(db: AsyncDatabase[Any]) -> bool:
-    """Full `$text`: a projected find returns the fields, and counting with `$text` works."""
-    collection = db[PROBE_COLLECTION]
+async def _probe(client: AsyncMongoClient[Any], db: AsyncDatabase[Any], key: str) -> Capabilities:
     try:
-        await collection.create_index([("probe", "text")], name="probe_text")
-        await collection.insert_one({"probe": "capability probe", "kept": True})
-        query = {"$text": {"$search": "capability"}}
-        found = await collection.find_one(query, {"kept": 1, "score": {"$meta": "textScore"}})
-        counted = await collection.count_documents(query)
-        return found is not None and found.get("kept") is True and counted == 1
-    except ConnectionFailure:
-        raise
-    except PyMongoError:
-        return False
+        replicated = await _replicated(client)
+        full_text = await _full_text(db)
+        capabilities = Capabilities(
+            transactions=replicated or await _reads_in_a_transaction(client, db),
+            change_streams=replicated,
+            full_text_search=full_text is True,
+        )
+        if full_text is not None:
+            _cache[key] = capabilities
+        return capabilities
     finally:
-        await collection.drop()
+        if _probing.get(key) is asyncio.current_task():
+            del _probing[key]
 
 
 async def probe(client: AsyncMongoClient[Any], db: AsyncDatabase[Any], *, key: str) -> Capabilities:
@@ -81,10 +125,10 @@ async def probe(client: AsyncMongoClient[Any], db: AsyncDatabase[Any], *, key: s
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    capabilities = Capabilities(
-        transactions=await _supports_transactions(client, db),
-        change_streams=await _supports_change_streams(db),
-        full_text_search=await _supports_full_text(db),
-    )
-    _cache[key] = capabilities
-    return capabilities
+    loop = asyncio.get_running_loop()
+    running = _probing.get(key)
+    if running is None or running.done() or running.get_loop() is not loop:
+        running = loop.create_task(_probe(client, db, key))
+        _probing[key] = running
+    # Shielded: a caller that goes away (a cancelled request) does not cancel the others' probe.
+    return await asyncio.shield(running)
