@@ -1,9 +1,20 @@
-"""Full-text search (`q`): MongoDB's `$text` where the deployment has it, a fallback elsewhere.
+r"""Full-text search (`q`): MongoDB's `$text` where the deployment has it, a fallback elsewhere.
 
 This is the one place the two differ. Both paths take the same plain words and match a document
 when any word appears, as a whole word and ignoring case, in one of the indexed fields; both rank
-by relevance with the text index's weights. `$text` also stems words and skips stop words, which
-the fallback does not: for plain words the matches are the same.
+by relevance with the text index's weights. `$text` also stems words, skips stop words and ignores
+diacritics (`uber` finds "über"), which the fallback does not: for plain words the matches are the
+same.
+
+Whole words are words of any script ("über" is not found in "Überblick", "ber" not in "über").
+The fallback's regular expressions run wherever the fallback does, and regex dialects disagree on
+what a word is: MongoDB compiles patterns with PCRE2 in UTF mode without its UCP option, so `\b`
+and `\w` know only ASCII letters (`\bber\b` matches "über", `\büber\b` never matches), unless
+the pattern starts with `(*UCP)`; the embedded engine evaluates them with Python's `re`, whose
+`\b` is Unicode-aware and which rejects `(*UCP)`. So each match asks the server which it speaks,
+on a constant: where `\bber\b` matches "über", the pattern carries `(*UCP)`; elsewhere it is
+plain. No dialect travels with the request and none is guessed from the server's name; the
+embedded engine never evaluates the branch it does not take.
 """
 
 from __future__ import annotations
@@ -33,8 +44,24 @@ def words(q: str) -> list[str]:
     return list(seen)[:MAX_WORDS]
 
 
-def _pattern(word: str) -> str:
-    return rf"\b{re.escape(word)}\b"
+_ASCII_WORD_BOUNDARIES = {"$regexMatch": {"input": {"$literal": "über"}, "regex": r"\bber\b"}}
+"""True on a server whose `\b` takes "ü" for a non-word character (PCRE without UCP)."""
+
+
+def _matches(value: Any, word: str) -> dict[str, Any]:
+    """`value` (a string, or null: no match) holds `word` as a whole word, ignoring case."""
+    pattern = rf"\b{re.escape(word)}\b"
+    return {
+        "$cond": [
+            _ASCII_WORD_BOUNDARIES,
+            {"$regexMatch": {"input": value, "regex": "(*UCP)" + pattern, "options": "i"}},
+            {"$regexMatch": {"input": value, "regex": pattern, "options": "i"}},
+        ]
+    }
+
+
+def _elements(path: str) -> dict[str, Any]:
+    return {"$ifNull": [f"${path}", []]}
 
 
 def native_filter(q: str) -> dict[str, Any]:
@@ -46,31 +73,26 @@ def native_score() -> dict[str, Any]:
 
 
 def fallback_filter(q: str, index: TextIndex) -> dict[str, Any]:
-    """Any word, as a whole word and ignoring case, in any indexed field."""
-    return {
-        "$or": [
-            {path: {"$regex": _pattern(word), "$options": "i"}}
-            for word in words(q)
-            for path in index.weights
-        ]
-    }
+    """Any word, as a whole word and ignoring case, in any indexed field (any tag of arrays)."""
+    matches: list[Any] = []
+    for word in words(q):
+        for path in index.weights:
+            if path in index.array_fields:
+                each = {"$map": {"input": _elements(path), "in": _matches("$$this", word)}}
+                matches.append({"$anyElementTrue": [each]})
+            else:
+                matches.append(_matches(f"${path}", word))
+    return {"$expr": {"$or": matches}}
 
 
 def fallback_score(q: str, index: TextIndex) -> dict[str, Any]:
     """Over words and fields, the weight of each field the word appears in (per tag in arrays)."""
     terms: list[Any] = []
     for word in words(q):
-        regex = {"regex": _pattern(word), "options": "i"}
         for path, weight in index.weights.items():
             if path in index.array_fields:
-                matching = {
-                    "$filter": {
-                        "input": {"$ifNull": [f"${path}", []]},
-                        "cond": {"$regexMatch": {"input": "$$this", **regex}},
-                    }
-                }
+                matching = {"$filter": {"input": _elements(path), "cond": _matches("$$this", word)}}
                 terms.append({"$multiply": [weight, {"$size": matching}]})
             else:
-                matched = {"$regexMatch": {"input": {"$ifNull": [f"${path}", ""]}, **regex}}
-                terms.append({"$cond": [matched, weight, 0]})
+                terms.append({"$cond": [_matches(f"${path}", word), weight, 0]})
     return {"$add": terms}

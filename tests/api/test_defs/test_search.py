@@ -499,3 +499,70 @@ class TestFullTextNative:
                 doc["_id"] for doc in fallback.documents
             }, q
             assert native.total == fallback.total == len(fallback.documents), q
+
+
+# Words of any script are whole words on every path: "über" is not in "Überblick", "ber" is not
+# in "über" (MongoDB's own regex `\b` knows only ASCII letters, and would say both are).
+UNICODE_SPECS: list[dict[str, Any]] = [
+    {"name": "Über uns", "description": "Die Seite über das Team"},
+    {"name": "Prüfung über Grenzen", "tags": ["straße"]},
+    {"name": "Überblick", "description": "Alle Fälle"},
+]
+
+
+@pytest.fixture
+async def unicode_cases(client: httpx.AsyncClient) -> None:
+    for spec in UNICODE_SPECS:
+        await create_case(client, **spec)
+
+
+async def _check_unicode_words(client: httpx.AsyncClient) -> None:
+    both = ["Prüfung über Grenzen", "Über uns"]
+    assert sorted(names(await _list(client, "q=über"))) == both
+    assert sorted(names(await _list(client, "q=%C3%9CBER"))) == both  # "ÜBER"
+    assert names(await _list(client, "q=ber")) == []
+    assert names(await _list(client, "q=berblick")) == []
+    assert names(await _list(client, "q=überblick")) == ["Überblick"]
+    assert names(await _list(client, "q=prüfung")) == ["Prüfung über Grenzen"]
+    assert names(await _list(client, "q=straße")) == ["Prüfung über Grenzen"]  # a tag
+    assert names(await _list(client, "q=fälle")) == ["Überblick"]  # a description
+    assert names(await _list(client, "q=f")) == []
+
+
+class TestUnicodeWords:
+    async def test_the_fallback_matches_whole_words_of_any_script(
+        self, client: httpx.AsyncClient, unicode_cases: None, fallback_text: None
+    ) -> None:
+        await _check_unicode_words(client)
+
+    async def test_the_fallback_ranks_them_by_the_index_weights(
+        self, client: httpx.AsyncClient, unicode_cases: None, fallback_text: None
+    ) -> None:
+        # "über" in a name (10) comes before "über" in a description only (1).
+        await create_case(client, name="Kontakt", description="Mehr über uns")
+
+        assert names(await _list(client, "q=uns")) == ["Über uns", "Kontakt"]
+
+    @pytest.mark.real_mongodb
+    async def test_the_native_search_matches_the_same(
+        self, client: httpx.AsyncClient, unicode_cases: None
+    ) -> None:
+        await _check_unicode_words(client)
+
+
+@pytest.mark.real_mongodb
+class TestUnicodeFallbackOnMongoDB:
+    """The fallback on MongoDB itself, whose regular expressions are PCRE2 without UCP."""
+
+    async def test_the_servers_plain_word_boundaries_know_only_ascii(
+        self, db: AsyncDatabase[Any], unicode_cases: None
+    ) -> None:
+        # Why the fallback cannot send a plain `\b`: this server would get both of these wrong.
+        by_plain_b = db[CASE_COLLECTION].count_documents
+        assert await by_plain_b({"name": {"$regex": r"\bber\b", "$options": "i"}}) == 2
+        assert await by_plain_b({"name": {"$regex": r"\büber\b", "$options": "i"}}) == 0
+
+    async def test_the_fallback_matches_whole_words_of_any_script(
+        self, client: httpx.AsyncClient, unicode_cases: None, fallback_text: None
+    ) -> None:
+        await _check_unicode_words(client)
