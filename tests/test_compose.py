@@ -288,6 +288,27 @@ def mongo_jobs() -> dict[str, YamlMap]:
     return found
 
 
+def replica_set_jobs() -> dict[str, tuple[YamlMap, str]]:
+    """Jobs that start mongo:8 as a replica set themselves: name -> (job, replica set name)."""
+    found: dict[str, tuple[YamlMap, str]] = {}
+    for name, job in jobs().items():
+        for step in steps(job, name):
+            for line in str(step.get("run", "")).splitlines():
+                words = shlex.split(line) if line.strip().startswith("docker run") else []
+                if "mongo:8" in words and "--replSet" in words:
+                    found[name] = (job, words[words.index("--replSet") + 1])
+    return found
+
+
+def dev_test_environments(job: YamlMap, where: str) -> list[dict[str, str]]:
+    """The environment of each step that runs the test command."""
+    return [
+        step_environment(job, step, where)
+        for step in steps(job, where)
+        if "./dev test" in str(step.get("run", ""))
+    ]
+
+
 class TestCiWorkflow:
     def test_runs_on_push_and_pull_request(self) -> None:
         triggers = workflow()["on"]
@@ -299,19 +320,35 @@ class TestCiWorkflow:
         assert mongo_jobs(), "a job should run a mongo:8 service container"
 
     def test_runs_the_dev_test_command_against_that_mongodb(self) -> None:
-        test_runs = [
-            step_environment(job, step, name)
-            for name, job in mongo_jobs().items()
-            for step in steps(job, name)
-            if "./dev test" in str(step.get("run", ""))
+        environments = [
+            env for name, job in mongo_jobs().items() for env in dev_test_environments(job, name)
         ]
-        assert test_runs, "a job with a mongo:8 service should run ./dev test"
-        for env in test_runs:
+        assert environments, "a job with a mongo:8 service should run ./dev test"
+        for env in environments:
             assert "MONGODB_URI" in env, "./dev test should run against the mongo:8 service"
             uri = urlsplit(env["MONGODB_URI"])
             assert uri.scheme == "mongodb"
             assert uri.hostname in {"localhost", "127.0.0.1"}
             assert env.get("CI") == "true"
+
+    def test_has_a_job_running_mongodb_8_as_a_replica_set(self) -> None:
+        # As docker compose runs it: transactions and change streams are exercised in CI too.
+        found = replica_set_jobs()
+        assert found, "a job should start mongo:8 with --replSet"
+        for name, (job, set_name) in found.items():
+            runs = [str(step.get("run", "")) for step in steps(job, name)]
+            starts = next(i for i, run in enumerate(runs) if "--replSet" in run)
+            assert "rs.initiate" in runs[starts], f"{name} should initiate the replica set"
+            assert f"_id: '{set_name}'" in runs[starts]
+            assert "isWritablePrimary" in runs[starts], f"{name} should wait for a primary"
+            assert any("./dev test" in run for run in runs[starts + 1 :]), "then run the tests"
+            environments = dev_test_environments(job, name)
+            assert environments, f"{name} should run ./dev test"
+            for env in environments:
+                uri = urlsplit(env["MONGODB_URI"])
+                assert uri.hostname in {"localhost", "127.0.0.1"}
+                assert parse_qs(uri.query).get("replicaSet") == [set_name]
+                assert env.get("CI") == "true"
 
     def test_every_job_uses_the_projects_python(self) -> None:
         for name, job in jobs().items():
