@@ -6,17 +6,20 @@ from typing import Annotated, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.limits import MAX_LIST_BYTES, check_list_size, mebibytes
 from api.schemas import InputModel, Name, ReadModel, UpdateModel
 from api.templates.placeholders import PARAMETER_NAME
 from api.test_defs.schemas import (
     MAX_STEPS,
+    STEPS_SIZE,
     AutomationKey,
     StepDefinitionRead,
     StepInput,
     Tags,
     Text,
+    steps_fit,
 )
-from documents.test_defs import Priority
+from documents.test_defs import Priority, TemplateParameter, TemplateStep
 
 MAX_PARAMETERS = 100
 
@@ -72,10 +75,28 @@ class TemplateStepInput(StepInput):
     )
 
 
+def _parameters_fit(parameters: list[ParameterInput]) -> list[ParameterInput]:
+    """The parameters as stored take at most `MAX_LIST_BYTES` (100 of the longest: 4.8 MB)."""
+    stored = [TemplateParameter(**parameter.model_dump()).model_dump() for parameter in parameters]
+    check_list_size("the parameters", "parameters", stored)
+    return parameters
+
+
 Parameters = Annotated[
-    list[ParameterInput], Field(max_length=MAX_PARAMETERS), AfterValidator(_unique_names)
+    list[ParameterInput],
+    Field(
+        max_length=MAX_PARAMETERS,
+        description=f"At most {MAX_PARAMETERS} parameters, together at most "
+        f"{mebibytes(MAX_LIST_BYTES)} as stored.",
+    ),
+    AfterValidator(_unique_names),
+    AfterValidator(_parameters_fit),
 ]
-TemplateSteps = Annotated[list[TemplateStepInput], Field(max_length=MAX_STEPS)]
+TemplateSteps = Annotated[
+    list[TemplateStepInput],
+    Field(max_length=MAX_STEPS, description=STEPS_SIZE),
+    steps_fit(TemplateStep),
+]
 
 
 class TemplateCreate(InputModel):

@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
 )
 
+from api.limits import MAX_LIST_BYTES, check_list_size, mebibytes
 from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
 from api.query.fields import partial_model
 from api.schemas import (
@@ -28,7 +29,7 @@ from api.schemas import (
     UpdateModel,
     unique_in_order,
 )
-from documents.test_defs import CaseStatus, Priority, StepAction
+from documents.test_defs import CaseStatus, Priority, StepAction, StepDefinition, TestStep
 
 MAX_STEPS = 500
 MAX_TIMEOUT_MS = 600_000
@@ -78,6 +79,26 @@ class StepInput(InputModel):
     timeout_ms: TimeoutMs = 30_000
     optional: Flag = False
     screenshot_on_failure: Flag = True
+
+
+def steps_fit(stored_as: type[StepDefinition]) -> AfterValidator:
+    """A validator: the steps, stored as `stored_as` (id, order), take at most `MAX_LIST_BYTES`."""
+
+    def check(steps: list[StepInput]) -> list[StepInput]:
+        stored = [
+            stored_as(order=position, **step.model_dump()).model_dump()
+            for position, step in enumerate(steps, start=1)
+        ]
+        check_list_size("the steps", "steps", stored)
+        return steps
+
+    return AfterValidator(check)
+
+
+STEPS_SIZE = (
+    f"At most {MAX_STEPS} steps, together at most {mebibytes(MAX_LIST_BYTES)} as stored "
+    "(a step's text counts up to 4 bytes per character)."
+)
 
 
 class StepCreate(StepInput):
@@ -182,7 +203,9 @@ class TestCaseCreate(InputModel):
     automation_key: AutomationKey | None = None
     browser_configuration_id: ObjectIdInput | None = None
     environment_id: ObjectIdInput | None = None
-    steps: list[StepInput] = Field(default_factory=list, max_length=MAX_STEPS)
+    steps: Annotated[list[StepInput], steps_fit(TestStep)] = Field(
+        default_factory=list, max_length=MAX_STEPS, description=STEPS_SIZE
+    )
 
 
 class TestCaseUpdate(UpdateModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import bson
 from beanie import PydanticObjectId
 from bson import ObjectId
 from pydantic import ValidationError
@@ -20,6 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from api.configurations import service as configuration_service
 from api.database.capabilities import Capabilities
 from api.errors import InvalidInput, NotFound, ProblemError, invalid_input
+from api.limits import MAX_LIST_BYTES, list_size, list_too_large, stored_list_size
 from api.query import RawPage, find_page
 from api.query.bulk import BulkOutcome, BulkResponse, BulkStatus, run_bulk
 from api.query.crud import (
@@ -261,10 +263,29 @@ async def list_steps(*, id: PydanticObjectId, params: StepListParams) -> tuple[l
     return found[0]["items"], found[0]["total"]
 
 
+def _steps_fit_after(growth: Any) -> dict[str, Any]:
+    """A filter: the case's steps, grown by `growth` bytes (a number or an expression), still
+    take at most `MAX_LIST_BYTES` as stored."""
+    return {"$expr": {"$lte": [{"$add": [stored_list_size("steps"), growth]}, MAX_LIST_BYTES]}}
+
+
+def _too_large(id: PydanticObjectId, steps: Sequence[Mapping[str, Any]]) -> InvalidInput:
+    """422 for a step write that `_steps_fit_after` refused; `steps` as it would have left them."""
+    what = f"with this change, the steps of {CASE} {id}"
+    return InvalidInput.at("body", list_too_large(what, list_size("steps", steps)))
+
+
+def _with_id(step_id: str) -> dict[str, Any]:
+    """The stored steps whose id is `step_id` (one, or none)."""
+    return {"$filter": {"input": "$steps", "cond": {"$eq": ["$$this.id", step_id]}}}
+
+
 async def add_step(
     *, id: PydanticObjectId, data: StepCreate, if_match: IfMatch
 ) -> tuple[TestStep, TestCase]:
     step = TestStep(id=new_step_id(), **data.model_dump(exclude={"position"}))
+    # The step's bytes in the array, its index written with up to 3 digits ("499").
+    added = list_size("steps", [step.model_dump()]) - list_size("steps", []) + 2
     literal = {"$literal": [step.model_dump()]}
     before = None if data.position is None else data.position - 1
     parts: list[Any]
@@ -280,17 +301,24 @@ async def add_step(
             id,
             _rewrite_steps({"$concatArrays": parts}),
             if_match=if_match,
-            extra_filter={full: {"$exists": False}},
+            extra_filter={full: {"$exists": False}, **_steps_fit_after(added)},
         )
-    except _NoMatch as exc:
-        raise InvalidInput(f"{CASE} {id} already has {MAX_STEPS} steps, the most it may") from exc
+    except _NoMatch:
+        current = await get_case(id=id)
+        if len(current.steps) >= MAX_STEPS:
+            raise InvalidInput(
+                f"{CASE} {id} already has {MAX_STEPS} steps, the most it may"
+            ) from None
+        stored = [existing.model_dump() for existing in current.steps]
+        raise _too_large(id, [*stored, step.model_dump()]) from None
     return _step(case, step.id), case
 
 
 async def update_step(
     *, id: PydanticObjectId, step_id: str, data: StepUpdate, if_match: IfMatch
 ) -> tuple[TestStep, TestCase]:
-    changes = {f"steps.$[step].{name}": value for name, value in data.changes().items()}
+    fields = data.changes()
+    changes = {f"steps.$[step].{name}": value for name, value in fields.items()}
     if not changes:  # nothing to change: no write, no new version (as for a case)
         case = await get_case(id=id)
         if (if_match is not None and case.version not in if_match) or step_id not in {
@@ -298,14 +326,29 @@ async def update_step(
         }:
             raise await _why_unchanged(id, if_match, step_id=step_id)
         return _step(case, step_id), case
-    case = await _apply(
-        id,
-        _touch(changes),
-        if_match=if_match,
-        extra_filter={"steps.id": step_id},
-        step_id=step_id,
-        array_filters=[{"step.id": step_id}],
-    )
+    # The steps grow by the size of the new values less that of the values they replace.
+    replaced = {
+        "$let": {
+            "vars": {"step": {"$arrayElemAt": [_with_id(step_id), 0]}},
+            "in": {name: f"$$step.{name}" for name in fields},
+        }
+    }
+    growth = {"$subtract": [len(bson.encode(fields)), {"$bsonSize": replaced}]}
+    try:
+        case = await _apply(
+            id,
+            _touch(changes),
+            if_match=if_match,
+            extra_filter={"steps.id": step_id, **_steps_fit_after(growth)},
+            step_id=step_id,
+            array_filters=[{"step.id": step_id}],
+        )
+    except _NoMatch:
+        current = await get_case(id=id)
+        stored = [step.model_dump() for step in current.steps]
+        raise _too_large(
+            id, [{**s, **fields} if s["id"] == step_id else s for s in stored]
+        ) from None
     return _step(case, step_id), case
 
 

@@ -308,6 +308,22 @@ class TestInvalidInstantiation:
         assert "steps.1.selector" in body["detail"]
         assert await stored(db, CASE_COLLECTION) == []
 
+    async def test_values_making_the_steps_too_large_together_are_422(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        # A small template and a small request, but 110 steps of 40 kB each once filled in.
+        steps = [{"action": "type", "value": "{{text}}"}] * 110
+        small = await create_template(client, "Repeat", parameters=[{"name": "text"}], steps=steps)
+
+        response = await client.post(
+            instantiate_url(small["id"]),
+            json={"name": "Case", "parameters": {"text": "\U0001d11e" * 10_000}},
+        )
+
+        body = assert_invalid(response, "body.parameters")
+        assert "at most 4,194,304 (4 MiB)" in body["detail"]
+        assert await stored(db, CASE_COLLECTION) == []
+
     @pytest.mark.parametrize(
         ("body", "location"),
         [

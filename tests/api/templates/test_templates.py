@@ -178,6 +178,23 @@ class TestCreateTemplate:
         assert "repeated: url" in body["detail"]
         assert await stored(db, TEMPLATE_COLLECTION) == []
 
+    async def test_steps_over_4_mib_as_stored_are_422(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        wide = "\U0001d11e"  # 4 bytes: 66 steps of the longest text take 4.23 MB
+        step = {
+            "action": "type",
+            "selector": wide * 2000,
+            "value": wide * 10_000,
+            "description": wide * 2000,
+            "expected": wide * 2000,
+        }
+
+        response = await client.post(TEMPLATES, json={"name": "T", "steps": [step] * 66})
+
+        assert "at most 4,194,304 (4 MiB)" in assert_invalid(response, "body.steps")["detail"]
+        assert await stored(db, TEMPLATE_COLLECTION) == []
+
     async def test_an_unknown_placeholder_is_422_naming_it_and_where(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:

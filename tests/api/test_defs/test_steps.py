@@ -16,6 +16,7 @@ from api.test_defs.schemas import MAX_STEPS
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 from tests.api.test_defs.helpers import (
     STEP_FIELDS,
+    TESTS,
     THREE_STEPS,
     all_cases,
     create_case,
@@ -683,3 +684,79 @@ class TestConcurrentStepWrites:
         assert statuses == [201, 412, 412, 412]
         document = await _stored(db, case["id"])
         assert (len(document["steps"]), document["version"]) == (4, 2)
+
+
+WIDE = "\U0001d11e"  # 𝄞: 4 bytes in UTF-8 (and BSON), the most one character takes
+
+
+def widest_step() -> dict[str, Any]:
+    """A step with every text field at its maximum length, in 4-byte characters (64 kB)."""
+    return step_body(
+        "type",
+        selector=WIDE * 2000,
+        value=WIDE * 10_000,
+        description=WIDE * 2000,
+        expected=WIDE * 2000,
+    )
+
+
+# 65 of the widest steps take 4.17 MB as stored, under the 4 MiB a case's steps may take; 66 do not.
+FITTING = 65
+
+
+@pytest.fixture
+async def big_case(client: httpx.AsyncClient) -> dict[str, Any]:
+    """A case whose steps nearly fill 4 MiB: 65 of the widest steps and a small one."""
+    return await create_case(client, "Big", steps=[widest_step()] * FITTING + [step_body()])
+
+
+class TestStepsSize:
+    """A case's steps take at most 4 MiB as stored (500 of the widest would take 32 MB), however
+    they are written: created, appended, inserted or edited."""
+
+    async def test_a_new_case_with_more_is_422(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        response = await client.post(
+            TESTS, json={"name": "Too big", "steps": [widest_step()] * (FITTING + 1)}
+        )
+
+        body = assert_invalid(response, "body.steps")
+        assert "at most 4,194,304 (4 MiB)" in body["detail"]
+        assert await all_cases(db) == []
+
+    async def test_a_step_that_would_pass_the_limit_is_not_added(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], big_case: dict[str, Any]
+    ) -> None:
+        before = await all_cases(db)
+
+        appended = await client.post(steps_url(big_case["id"]), json=widest_step())
+        inserted = await client.post(
+            steps_url(big_case["id"]), json={**widest_step(), "position": 1}
+        )
+
+        for response in (appended, inserted):
+            body = assert_problem(response, 422)
+            assert "4 MiB" in body["detail"], body
+        assert await all_cases(db) == before
+        small = await client.post(steps_url(big_case["id"]), json=step_body("hover"))
+        assert small.status_code == 201, small.text
+
+    async def test_an_edit_that_would_pass_the_limit_is_not_applied(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], big_case: dict[str, Any]
+    ) -> None:
+        small_id, wide_id = big_case["steps"][-1]["id"], big_case["steps"][0]["id"]
+        grow = {"value": WIDE * 10_000, "description": WIDE * 2000}
+        before = await all_cases(db)
+
+        body = assert_problem(
+            await client.patch(step_url(big_case["id"], small_id), json=grow), 422
+        )
+
+        assert "4 MiB" in body["detail"]
+        assert await all_cases(db) == before
+        # Edits that shrink the steps apply, and then there is room for the one refused.
+        shrink = await client.patch(step_url(big_case["id"], wide_id), json={"value": "short"})
+        assert shrink.status_code == 200, shrink.text
+        grown = await client.patch(step_url(big_case["id"], small_id), json=grow)
+        assert grown.status_code == 200, grown.text
