@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from api.errors import Problem
+from api.limits import MAX_LIST_BYTES, mebibytes
 from api.schemas import (
     Flag,
     InputModel,
@@ -60,6 +61,10 @@ REVISION = (
     'default); the `ETag` is this number in quotes, e.g. `"3"`.'
 )
 VERSION = 'Grows by one with every change; the `ETag` is this number in quotes, e.g. `"3"`.'
+VARIABLES_SIZE = (
+    f"At most 500 variables, together at most {mebibytes(MAX_LIST_BYTES)} as stored (a value "
+    "counts up to 4 bytes per character)."
+)
 
 
 class ViewportInput(Viewport):
@@ -196,7 +201,9 @@ class EnvironmentCreate(InputModel):
     base_url: BaseUrl
     description: str | None = Field(default=None, max_length=5000)
     is_active: Flag = True
-    variables: list[VariableCreate] = Field(default_factory=list, max_length=500)
+    variables: list[VariableCreate] = Field(
+        default_factory=list, max_length=500, description=VARIABLES_SIZE
+    )
 
     @model_validator(mode="after")
     def _variables_unique(self) -> Self:
@@ -214,7 +221,8 @@ class EnvironmentUpdate(UpdateModel):
     variables: list[VariableInput] | None = Field(
         default=None,
         max_length=500,
-        description="Replaces the whole list. A secret sent without `value` keeps its value.",
+        description="Replaces the whole list. A secret sent without `value` keeps its value. "
+        + VARIABLES_SIZE,
     )
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from api.configurations.schemas import (
     VariableInput,
 )
 from api.errors import Conflict, InvalidInput, NotFound, Problem
+from api.limits import MAX_LIST_BYTES, list_size, list_too_large
 from api.query import RawPage, find_page
 from api.query.crud import (
     DuplicateKey,
@@ -267,7 +268,10 @@ async def _delete_referenced(
 def _stored_variables(
     sent: Sequence[VariableInput], existing: list[EnvironmentVariable]
 ) -> list[EnvironmentVariable]:
-    """The variables to store: a secret sent without a value keeps the value it had."""
+    """The variables to store: a secret sent without a value keeps the value it had.
+
+    Together they take at most `MAX_LIST_BYTES` as stored (500 of the longest would take 20 MB).
+    """
     kept = {variable.name: variable for variable in existing if variable.secret}
     stored: list[EnvironmentVariable] = []
     for index, variable in enumerate(sent):
@@ -282,6 +286,9 @@ def _stored_variables(
                 )
             value = previous.value
         stored.append(EnvironmentVariable(name=variable.name, value=value, secret=variable.secret))
+    size = list_size("variables", [variable.model_dump() for variable in stored])
+    if size > MAX_LIST_BYTES:
+        raise InvalidInput.at("body.variables", list_too_large("the variables", size))
     return stored
 
 

@@ -432,3 +432,44 @@ class TestEnvironmentFilters:
         body = assert_invalid(await client.get(f"{ENVIRONMENTS}?headless=true"), "query.headless")
 
         assert "headless" in body["detail"]
+
+
+WIDE = "\U0001d11e"  # 4 bytes in UTF-8 and BSON: the most one character takes
+
+
+def wide_variables(prefix: str, count: int, *, secret: bool = False) -> list[dict[str, Any]]:
+    """Variables with the longest values (10,000 characters of 4 bytes: 40 kB each)."""
+    return [
+        {"name": f"{prefix}_{index}", "value": WIDE * 10_000, "secret": secret}
+        for index in range(count)
+    ]
+
+
+class TestVariablesSize:
+    """An environment's variables take at most 4 MiB as stored (500 of the longest: 20 MB)."""
+
+    async def test_a_new_environment_with_more_is_422(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        body = environment_body("huge", variables=wide_variables("V", 105))  # 4.2 MB
+
+        problem = assert_invalid(await client.post(ENVIRONMENTS, json=body), "body.variables")
+
+        assert "at most 4,194,304 (4 MiB)" in problem["detail"]
+        assert await stored(db, ENVIRONMENT_COLLECTION) == []
+
+    async def test_kept_secrets_count_too(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        created = await create_environment(
+            client, "staging", variables=wide_variables("SECRET", 60, secret=True)
+        )
+        before = await stored(db, ENVIRONMENT_COLLECTION)
+        kept = [{"name": f"SECRET_{index}", "secret": True} for index in range(60)]
+        # 2.4 MB of kept secrets and 2 MB of new values: small to send, too large to store.
+        sent = {"variables": kept + wide_variables("NEW", 50)}
+
+        response = await client.patch(f"{ENVIRONMENTS}/{created['id']}", json=sent)
+
+        assert "4 MiB" in assert_invalid(response, "body.variables")["detail"]
+        assert await stored(db, ENVIRONMENT_COLLECTION) == before
