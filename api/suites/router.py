@@ -29,6 +29,7 @@ SuiteItem = partial_model(SuiteRead)
 _READ = problem_responses(404)
 _WRITE = problem_responses(404, 409, 412, 415)
 _MEMBERS = problem_responses(404, 412, 415)
+_ADD_MEMBERS = problem_responses(404, 409, 412, 415)  # 409: the suite changed meanwhile
 
 
 def _read(suite: TestSuite, response: Response) -> SuiteRead:
@@ -90,14 +91,15 @@ async def list_suite_tests(
     return raw.to_page(TestCaseItem)
 
 
-@router.post("/{id:item}/tests", responses=_MEMBERS)
+@router.post("/{id:item}/tests", responses=_ADD_MEMBERS)
 async def add_suite_tests(
     id: ObjectIdPath, data: SuiteTestIds, if_match: IfMatchDep, response: Response
 ) -> SuiteRead:
     """Append test cases to the suite in the order given; ones already in it are skipped.
 
-    Every id must be a test case, or nothing changes (422 listing the unknown ones). A change
-    adds one to `version`; with `If-Match`, only from that version.
+    Every id must be a test case, or nothing changes (422 listing the unknown ones). A suite
+    holds at most 10,000 test cases (422 naming the limit). A change adds one to `version`; with
+    `If-Match`, only from that version.
     """
     updated = await suite_service.add_tests(
         id=id, test_case_ids=data.test_case_ids, if_match=if_match

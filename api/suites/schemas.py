@@ -19,6 +19,9 @@ from api.schemas import (
 
 MAX_TAGS = 100
 MAX_CASES_PER_CALL = 1000
+MAX_CASES_PER_SUITE = 10_000
+"""A suite's `test_case_ids` stay far below MongoDB's document limit (10,000 ids: 180 kB), and
+a run of the suite (an execution per case) stays a size one request can create."""
 
 
 Tags = Annotated[
@@ -92,7 +95,8 @@ class SuiteTestIds(InputModel):
     test_case_ids: CaseIds = Field(
         min_length=1,
         max_length=MAX_CASES_PER_CALL,
-        description="Test case ids, in the order to add them; repeats are dropped.",
+        description="Test case ids, in the order to add them; repeats are dropped. A suite "
+        f"holds at most {MAX_CASES_PER_SUITE:,} test cases.",
     )
 
 

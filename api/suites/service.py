@@ -13,10 +13,11 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from api.configurations import service as configuration_service
-from api.errors import InvalidInput, NotFound, ProblemFieldError
+from api.errors import Conflict, InvalidInput, NotFound, ProblemFieldError
 from api.query import RawPage, find_page
 from api.query.crud import (
     IfMatch,
+    check_if_match,
     conditional_update,
     delete_or_404,
     get_or_404,
@@ -25,10 +26,11 @@ from api.query.crud import (
 )
 from api.query.listing import find_members_page
 from api.suites.params import SuiteListParams, SuiteTestListParams
-from api.suites.schemas import SuiteCreate, SuiteUpdate
+from api.suites.schemas import MAX_CASES_PER_SUITE, SuiteCreate, SuiteUpdate
 from documents.test_defs import TestCase, TestSuite
 
 SUITE = "test suite"
+_MEMBERSHIP_ATTEMPTS = 3
 
 
 async def _ensure_references_exist(values: Mapping[str, Any]) -> None:
@@ -108,16 +110,53 @@ async def _update_members(
 async def add_tests(
     *, id: PydanticObjectId, test_case_ids: Sequence[PydanticObjectId], if_match: IfMatch
 ) -> TestSuite:
-    """Append the cases not yet in the suite, in the order given; all must exist."""
-    await get_suite(id=id)
+    """Append the cases not yet in the suite, in the order given; all must exist.
+
+    A suite holds at most `MAX_CASES_PER_SUITE` cases (422 naming the limit, nothing written).
+    While there is room for every id sent, the add is one atomic `$addToSet` whose filter keeps
+    that room, as concurrent as any other; near the limit, it adds exactly the ids the suite
+    lacks, to the suite as read (its version), reading again if it changed meanwhile (409 after
+    a few tries).
+    """
+    suite = await get_suite(id=id)
     await _ensure_cases_exist(test_case_ids)
     ids = list(test_case_ids)
-    return await _update_members(
-        id,
-        {"$addToSet": {"test_case_ids": {"$each": ids}}},
-        if_match=if_match,
-        changes_something={"$or": [{"test_case_ids": {"$ne": case_id}} for case_id in ids]},
-    )
+    for _ in range(_MEMBERSHIP_ATTEMPTS):
+        check_if_match(suite, if_match, label=SUITE)
+        held = set(suite.test_case_ids)
+        new = [case_id for case_id in ids if case_id not in held]
+        if not new:
+            return suite
+        if len(held) + len(new) > MAX_CASES_PER_SUITE:
+            raise InvalidInput.at(
+                "body.test_case_ids",
+                f"{SUITE} {id} holds {len(held):,} test cases; adding {len(new):,} would make "
+                f"{len(held) + len(new):,}, more than the {MAX_CASES_PER_SUITE:,} a suite may hold",
+            )
+        guard: dict[str, Any]
+        if len(held) + len(ids) <= MAX_CASES_PER_SUITE:
+            # Room for every id whatever is added meanwhile: one atomic add, kept by its filter.
+            adding = ids
+            guard = {
+                "$or": [{"test_case_ids": {"$ne": case_id}} for case_id in ids],  # a change
+                f"test_case_ids.{MAX_CASES_PER_SUITE - len(ids)}": {"$exists": False},
+            }
+        else:
+            # Near the limit: exactly the ids it lacks, to the suite as it was read (at a version
+            # If-Match accepts: checked above).
+            adding, guard = new, {"version": suite.version}
+        updated = await conditional_update(
+            TestSuite,
+            id,
+            {"$addToSet": {"test_case_ids": {"$each": adding}}},
+            label=SUITE,
+            if_match=if_match,
+            guard=guard,
+        )
+        if updated is not None:
+            return updated
+        suite = await get_suite(id=id)  # it changed since it was read: look again
+    raise Conflict(f"{SUITE} {id} kept changing while these test cases were being added: retry")
 
 
 async def remove_tests(

@@ -11,6 +11,7 @@ import pytest
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.suites.schemas import MAX_CASES_PER_SUITE
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, names, stored
 from tests.api.suites.helpers import (
     CASE_COLLECTION,
@@ -227,6 +228,32 @@ class TestAddSuiteTests:
         assert_invalid(await client.post(members_url("nope"), json={}), "path.id")
         assert_problem(await client.post(url, content=b"ids=1"), 415)
         assert await stored(db, SUITE_COLLECTION) == before
+
+    async def test_a_suite_holds_at_most_10000_cases(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], cases: dict[str, str]
+    ) -> None:
+        suite = await create_suite(client, "Huge", test_case_ids=[cases["Alpha"]])
+        # 9,998 more members, written directly: creating that many cases would take minutes here.
+        filler = [ObjectId() for _ in range(MAX_CASES_PER_SUITE - 2)]
+        await db[SUITE_COLLECTION].update_one(
+            {"_id": ObjectId(suite["id"])}, {"$push": {"test_case_ids": {"$each": filler}}}
+        )
+        before = await stored(db, SUITE_COLLECTION)
+
+        too_many = await _add(client, suite["id"], [cases["Bravo"], cases["Charlie"]])
+
+        body = assert_invalid(too_many, "body.test_case_ids")
+        assert "10,001, more than the 10,000 a suite may hold" in body["detail"]
+        assert await stored(db, SUITE_COLLECTION) == before
+        # Alpha is in already: only Bravo is new, and it is the 10,000th.
+        filled = await _add(client, suite["id"], [cases["Alpha"], cases["Bravo"]])
+        assert filled.status_code == 200, filled.text
+        assert len(filled.json()["test_case_ids"]) == MAX_CASES_PER_SUITE
+        assert filled.json()["test_case_ids"][-1] == cases["Bravo"]
+        # A full suite still takes what it holds already (nothing changes), and nothing more.
+        again = await _add(client, suite["id"], [cases["Bravo"]])
+        assert again.json()["version"] == filled.json()["version"]
+        assert_invalid(await _add(client, suite["id"], [cases["Charlie"]]), "body.test_case_ids")
 
 
 class TestRemoveSuiteTests:
