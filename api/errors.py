@@ -18,8 +18,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pymongo.errors import (
     ConnectionFailure,
+    DocumentTooLarge,
     DuplicateKeyError,
     ExecutionTimeout,
+    OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
 )
@@ -124,6 +126,25 @@ class PreconditionFailed(ProblemError):
 class PayloadTooLarge(ProblemError):
     status = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
     slug = "payload-too-large"
+
+
+TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+"""MongoDB's codes for a document over its 16 MiB limit: BSONObjectTooLarge, and the older codes
+of an update (17419) or upsert (17420) whose result would be too large."""
+
+
+class StoredDocumentTooLarge(PayloadTooLarge):
+    """A write MongoDB (or the driver, before sending it) refused: the document would be over
+    MongoDB's 16 MiB limit. The API's own bounds keep documents far below it; this answers for
+    data that grew past them some other way."""
+
+    slug = "document-too-large"
+
+
+def document_too_large() -> StoredDocumentTooLarge:
+    return StoredDocumentTooLarge(
+        "the write would make a document larger than MongoDB's 16 MiB limit and was refused"
+    )
 
 
 class UnsupportedMediaType(ProblemError):
@@ -307,6 +328,17 @@ async def _duplicate_key_handler(request: Request, exc: Exception) -> JSONRespon
     return problem_response(conflict.to_problem(request.url.path))
 
 
+async def _too_large_handler(request: Request, exc: Exception) -> JSONResponse:
+    return document_too_large().response(request.url.path)
+
+
+async def _operation_failure_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OperationFailure)
+    if exc.code in TOO_LARGE_CODES:
+        return await _too_large_handler(request, exc)
+    return await _unexpected_error_handler(request, exc)
+
+
 async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     problem = Problem(
@@ -326,6 +358,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DuplicateKeyError, _duplicate_key_handler)
     app.add_exception_handler(ConnectionFailure, _database_error_handler)
     app.add_exception_handler(ExecutionTimeout, _database_error_handler)
+    app.add_exception_handler(DocumentTooLarge, _too_large_handler)
+    app.add_exception_handler(OperationFailure, _operation_failure_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)
 
 

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request, Response
 from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
-from pymongo.errors import PyMongoError
+from pymongo.errors import DocumentTooLarge, PyMongoError
 
 from api.errors import InvalidInput, problem_responses
 from api.idempotency import service as idempotency_service
@@ -155,7 +155,8 @@ async def _settle(claim: Claim, response: Response) -> None:
     """Store a 2xx response for replays, or release the key so a retry runs again.
 
     The request's work is done either way, so a database error here is logged, not reported: a
-    write must never answer failure for what it committed. An unstored claim lapses with its lease.
+    write must never answer failure for what it committed. An unstored claim lapses with its lease
+    (so does the claim of a response too large to keep: over MongoDB's 16 MiB document limit).
     """
     stored = _storable(response)
     try:
@@ -163,7 +164,7 @@ async def _settle(claim: Claim, response: Response) -> None:
             await idempotency_service.release(claim=claim)
         else:
             await idempotency_service.complete(claim=claim, response=stored)
-    except PyMongoError:
+    except (PyMongoError, DocumentTooLarge):
         logger.warning("could not settle an idempotency key", exc_info=True)
 
 

@@ -23,12 +23,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, PyMongoError
 
 from api.errors import (
+    TOO_LARGE_CODES,
     Conflict,
     DatabaseUnavailable,
     InvalidInput,
     NotFound,
     Problem,
     ProblemError,
+    document_too_large,
 )
 
 MAX_BULK_ITEMS = 1000
@@ -103,6 +105,8 @@ def _write_error(error: dict[str, Any]) -> ProblemError:
         return Conflict(f"duplicate value for {key}")
     if code == 121:
         return InvalidInput("the database's schema validator refused the document")
+    if code in TOO_LARGE_CODES:
+        return document_too_large()
     return Conflict(message)
 
 

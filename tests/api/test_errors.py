@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import httpx
+import pytest
+from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.api.helpers import (
@@ -22,6 +24,14 @@ from tests.api.helpers import (
     environment_body,
     stored,
 )
+from tests.api.test_defs.helpers import (
+    BULK,
+    CASE_COLLECTION,
+    MIB,
+    case_url,
+    insert_oversized_case,
+)
+from tests.conftest import REAL_MONGODB
 
 OPERATOR = {"$gt": ""}
 
@@ -430,3 +440,41 @@ class TestJsonTypesAreNotCoerced:
 
         assert await stored(db, BROWSER_COLLECTION) == []
         assert await stored(db, ENVIRONMENT_COLLECTION) == []
+
+
+class TestDocumentsTooLargeForMongoDB:
+    """Data past the API's bounds (written by another client, or before the bounds existed): a
+    write that would take a document past MongoDB's 16 MiB is a 413 problem, never a 500."""
+
+    @pytest.mark.real_mongodb
+    async def test_an_update_mongodb_refuses_for_its_size_is_413(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        case_id = await insert_oversized_case(db, value="x" * (16 * MIB - 20_000))
+        before = await stored(db, CASE_COLLECTION)
+        grow = {"description": "\U0001d11e" * 10_000}  # 40 kB more
+
+        response = await client.patch(case_url(case_id), json=grow)
+        bulk = await client.post(
+            BULK, json={"operations": [{"op": "update", "id": case_id, "data": grow}]}
+        )
+
+        assert assert_problem(response, 413)["type"] == "/problems/document-too-large"
+        assert bulk.status_code == 200, bulk.text
+        assert bulk.json()["results"][0]["error"]["status"] == 413
+        assert await stored(db, CASE_COLLECTION) == before
+
+    @pytest.mark.skipif(REAL_MONGODB, reason="MongoDB never holds a document over 16 MiB")
+    async def test_a_document_the_driver_cannot_send_is_413(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        # The embedded engine does not check the size of an update's result: grow one past it.
+        case_id = await insert_oversized_case(db, value="x" * (16 * MIB - 20_000))
+        await db[CASE_COLLECTION].update_one(
+            {"_id": ObjectId(case_id)}, {"$set": {"description": "x" * 100_000}}
+        )
+
+        response = await client.post(f"{case_url(case_id)}/clone", json={})
+
+        assert assert_problem(response, 413)["type"] == "/problems/document-too-large"
+        assert await db[CASE_COLLECTION].count_documents({}) == 1

@@ -24,6 +24,7 @@ from tests.api.helpers import (
     browser_body,
     environment_body,
 )
+from tests.api.test_defs.helpers import MIB, insert_oversized_case
 
 TESTS = "/api/v1/tests"
 BULK = f"{TESTS}/bulk"
@@ -275,6 +276,25 @@ class TestFailedRequestsKeepNoKey:
         assert_problem(await post(client, url, {}), 404)
 
         assert await count(db, KEYS) == 0
+
+
+class TestResponsesTooLargeToKeep:
+    async def test_are_answered_all_the_same(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        # Control characters take 1 byte stored and 6 in JSON ("\u0001"): the clone of this
+        # 3 MiB case answers 18 MiB, more than one MongoDB document can keep for replays.
+        case_id = await insert_oversized_case(db, value="\x01" * (3 * MIB))
+
+        response = await post(client, f"{TESTS}/{case_id}/clone", {})
+
+        assert response.status_code == 201, response.text[:200]
+        assert len(response.content) > 16 * MIB
+        assert await count(db, CASES) == 2
+        # The key stays claimed until its lease lapses: a retry is told to wait, not run twice.
+        retry = await post(client, f"{TESTS}/{case_id}/clone", {})
+        assert assert_problem(retry, 409)["type"] == "/problems/idempotency-key-in-use"
+        assert await count(db, CASES) == 2
 
 
 class TestConcurrentRequests:

@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from beanie import PydanticObjectId
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
+
+from documents.test_defs import StepAction, TestCase, TestStep
 
 TESTS = "/api/v1/tests"
 BULK = f"{TESTS}/bulk"
@@ -116,3 +119,15 @@ async def suite_members(db: AsyncDatabase[Any], suite_id: ObjectId) -> list[str]
     found = await db[SUITE_COLLECTION].find_one({"_id": suite_id})
     assert found is not None
     return [str(case_id) for case_id in found["test_case_ids"]]
+
+
+MIB = 1024 * 1024
+
+
+async def insert_oversized_case(db: AsyncDatabase[Any], *, value: str) -> str:
+    """A case with one step holding `value`, inserted directly: data past the API's bounds, as
+    another client or an earlier version could have left it. Its id."""
+    case = TestCase(name="Oversized", steps=[TestStep(action=StepAction.TYPE, value=value)])
+    case.id = PydanticObjectId()
+    await db[CASE_COLLECTION].insert_one(case.model_dump(by_alias=True, exclude={"revision_id"}))
+    return str(case.id)
