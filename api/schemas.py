@@ -96,7 +96,8 @@ def unique_in_order[T](values: list[T]) -> list[T]:
     return list(dict.fromkeys(values))
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Chrome desktop"])]
+MAX_NAME_LENGTH = 200
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH, examples=["Chrome desktop"])]
 # Spelt out rather than `\S`: regex engines disagree on which control characters are spaces, and
 # the API (Rust regex) and its OpenAPI readers (ECMA regex) must accept exactly the same tags.
 _TAG_CHAR = r"[^\s\x00-\x1f\x7f-\x9f\ufeff,"

@@ -270,7 +270,9 @@ class CloneRequest(InputModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "Valid login (Firefox)"}]})
 
     name: Name | None = Field(
-        default=None, description="The copy's name; default: the original's plus \" (copy)\"."
+        default=None,
+        description="The copy's name; default: the original's plus \" (copy)\" (the original's "
+        "shortened to keep it within 200 characters).",
     )
 
 

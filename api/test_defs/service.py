@@ -35,6 +35,7 @@ from api.query.crud import (
     insert,
     why_unchanged,
 )
+from api.schemas import MAX_NAME_LENGTH
 from api.test_defs.params import StepListParams, TestCaseListParams
 from api.test_defs.schemas import (
     MAX_STEPS,
@@ -199,6 +200,12 @@ async def delete_case(*, id: PydanticObjectId, if_match: IfMatch) -> None:
         raise await _why_unchanged(id, if_match)
 
 
+def _copy_name(name: str) -> str:
+    """`<name> (copy)`, the name shortened to keep it a valid name (copies of copies too)."""
+    suffix = " (copy)"
+    return name[: MAX_NAME_LENGTH - len(suffix)] + suffix
+
+
 async def clone_case(*, id: PydanticObjectId, name: str | None) -> TestCase:
     """A copy with a new id, new step ids, status draft, version 1 and no automation key."""
     original = await get_case(id=id)
@@ -208,7 +215,7 @@ async def clone_case(*, id: PydanticObjectId, name: str | None) -> TestCase:
         ),
         steps=[TestStep(**{**step.model_dump(), "id": new_step_id()}) for step in original.steps],
     )
-    copy.name = name or f"{original.name} (copy)"
+    copy.name = name or _copy_name(original.name)
     copy.status = CaseStatus.DRAFT
     copy.automation_key = None
     return await insert(copy, label=CASE)

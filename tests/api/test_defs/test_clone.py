@@ -119,6 +119,17 @@ class TestCloneCase:
         assert response.status_code == 201
         assert response.json()["name"] == "Valid login (copy)"
 
+    async def test_the_default_name_stays_within_200_characters(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        long = await create_case(client, "L" * 200)
+
+        copy = (await client.post(_clone_url(long["id"]), json={})).json()
+        copy_of_copy = (await client.post(_clone_url(copy["id"]), json={})).json()
+
+        assert copy["name"] == "L" * 193 + " (copy)"
+        assert copy_of_copy["name"] == copy["name"]  # copies of copies never grow it
+
     async def test_cloning_twice_gives_two_independent_copies(
         self, client: httpx.AsyncClient, original: dict[str, Any]
     ) -> None:
