@@ -1,0 +1,222 @@
+"""Every document a client can write stays far below MongoDB's 16 MiB, whatever it sends.
+
+Each test builds the largest document of one kind that the API's bounds allow (every string at the
+`maxLength` the API's own schema documents, in 4-byte characters; every list at its `maxItems`, or
+as full as its byte budget lets it be), encodes it as MongoDB stores it and checks its size. A test
+of the bounds, not of a database: widen a bound and the document grows here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import bson
+import pytest
+from beanie import Document, PydanticObjectId, init_beanie
+from pydantic import BaseModel
+from pymongo import AsyncMongoClient
+
+from api.configurations.schemas import BrowserCreate, EnvironmentCreate
+from api.limits import MAX_LIST_BYTES, MONGODB_MAX_DOCUMENT_BYTES, list_size
+from api.suites.schemas import MAX_CASES_PER_SUITE, SuiteCreate
+from api.templates.schemas import ParameterInput, TemplateCreate, TemplateStepInput
+from api.test_defs.schemas import StepInput, TestCaseCreate
+from documents import ALL_DOCUMENTS
+from documents.configurations import (
+    BrowserConfiguration,
+    BrowserName,
+    EnvironmentVariable,
+    TestEnvironment,
+    Viewport,
+)
+from documents.test_defs import (
+    StepAction,
+    TemplateParameter,
+    TemplateStep,
+    TestCase,
+    TestStep,
+    TestSuite,
+    TestTemplate,
+)
+
+WIDE = "\U0001d11e"  # 𝄞: 4 bytes in UTF-8, as BSON stores strings; no character takes more
+HEADROOM = 6 * 1024 * 1024
+"""How far below MongoDB's limit the largest document of every kind stays, at least."""
+
+
+def bound(model: type[BaseModel], *path: str) -> int:
+    """The `maxLength` or `maxItems` the API's JSON schema gives at `path` ("[]": the items)."""
+    schema = model.model_json_schema()
+    node: dict[str, Any] = schema
+    for part in path:
+        node = node["items"] if part == "[]" else node["properties"][part]
+        if "$ref" in node:
+            node = schema["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        if "anyOf" in node:  # optional: the option that is not null
+            node = next(option for option in node["anyOf"] if option.get("type") != "null")
+    limit = node.get("maxLength", node.get("maxItems"))
+    assert isinstance(limit, int), f"{model.__name__}.{'.'.join(path)} has no bound"
+    return limit
+
+
+def wide(model: type[BaseModel], *path: str) -> str:
+    """The longest string the API takes at `path`, in 4-byte characters."""
+    return WIDE * bound(model, *path)
+
+
+def filled(field: str, make: Callable[[int], dict[str, Any]], most: int) -> list[dict[str, Any]]:
+    """Items from `make(index)`, as many as fit in `MAX_LIST_BYTES` (and at most `most`)."""
+    items: list[dict[str, Any]] = []
+    while len(items) < most and list_size(field, [*items, make(len(items))]) <= MAX_LIST_BYTES:
+        items.append(make(len(items)))
+    return items
+
+
+def stored_size(document: Document) -> int:
+    """The document's size as MongoDB stores it."""
+    document.id = PydanticObjectId()
+    return len(bson.encode(document.model_dump(by_alias=True, exclude={"revision_id"})))
+
+
+def assert_far_below_the_limit(size: int) -> None:
+    assert size <= MONGODB_MAX_DOCUMENT_BYTES - HEADROOM, f"{size:,} bytes"
+
+
+def widest_step(model: type[StepInput]) -> dict[str, Any]:
+    return {
+        "action": StepAction.EXECUTE_SCRIPT,
+        **{name: wide(model, name) for name in ("selector", "value", "description", "expected")},
+    }
+
+
+@pytest.fixture(autouse=True)
+async def documents_bound(mongo: AsyncMongoClient[Any], db_name: str) -> None:
+    """Beanie documents exist only bound to a database (nothing is written to it)."""
+    await init_beanie(database=mongo[db_name], document_models=ALL_DOCUMENTS, skip_indexes=True)
+
+
+class TestLargestDocuments:
+    async def test_a_test_case(self) -> None:
+        step = widest_step(StepInput)
+        steps = filled(
+            "steps",
+            lambda _: TestStep(**step).model_dump(),
+            bound(TestCaseCreate, "steps"),
+        )
+        case = TestCase(
+            name=wide(TestCaseCreate, "name"),
+            description=wide(TestCaseCreate, "description"),
+            tags=[wide(TestCaseCreate, "tags", "[]")] * bound(TestCaseCreate, "tags"),
+            preconditions=wide(TestCaseCreate, "preconditions"),
+            expected_result=wide(TestCaseCreate, "expected_result"),
+            target_url="https://" + WIDE * (bound(TestCaseCreate, "target_url") - 8),
+            owner=wide(TestCaseCreate, "owner"),
+            automation_key=wide(TestCaseCreate, "automation_key"),
+            template_id=PydanticObjectId(),
+            browser_configuration_id=PydanticObjectId(),
+            environment_id=PydanticObjectId(),
+            version=2**62,
+            steps=[TestStep.model_validate(stored) for stored in steps],
+        )
+
+        # 65 of the widest steps fit in the budget: far fewer than the 500 allowed by count.
+        assert 0 < len(steps) < bound(TestCaseCreate, "steps")
+        assert_far_below_the_limit(stored_size(case))
+
+    async def test_a_test_suite(self) -> None:
+        suite = TestSuite(
+            name=wide(SuiteCreate, "name"),
+            description=wide(SuiteCreate, "description"),
+            tags=[wide(SuiteCreate, "tags", "[]")] * bound(SuiteCreate, "tags"),
+            test_case_ids=[PydanticObjectId() for _ in range(MAX_CASES_PER_SUITE)],
+            browser_configuration_id=PydanticObjectId(),
+            environment_id=PydanticObjectId(),
+            version=2**62,
+        )
+
+        assert_far_below_the_limit(stored_size(suite))
+
+    async def test_a_test_template(self) -> None:
+        step = widest_step(TemplateStepInput)
+        longest_name = bound(ParameterInput, "name")
+
+        def parameter(index: int) -> dict[str, Any]:
+            return {
+                "name": f"p{index:03}".ljust(longest_name, "_"),  # an identifier, unique
+                "description": wide(ParameterInput, "description"),
+                "default": wide(ParameterInput, "default"),
+            }
+
+        template = TestTemplate(
+            name=wide(TemplateCreate, "name"),
+            description=wide(TemplateCreate, "description"),
+            category=wide(TemplateCreate, "category"),
+            parameters=[
+                TemplateParameter.model_validate(p)
+                for p in filled("parameters", parameter, bound(TemplateCreate, "parameters"))
+            ],
+            steps=[
+                TemplateStep.model_validate(s)
+                for s in filled(
+                    "steps",
+                    lambda _: TemplateStep(**step).model_dump(),
+                    bound(TemplateCreate, "steps"),
+                )
+            ],
+            version=2**62,
+        )
+
+        assert_far_below_the_limit(stored_size(template))
+
+    async def test_a_browser_configuration(self) -> None:
+        browser = BrowserConfiguration(
+            name=wide(BrowserCreate, "name"),
+            browser=BrowserName.CHROMIUM,
+            version=wide(BrowserCreate, "version"),
+            viewport=Viewport(width=16384, height=16384),
+            device_scale_factor=10.0,
+            user_agent=wide(BrowserCreate, "user_agent"),
+            locale="a" * bound(BrowserCreate, "locale"),  # ASCII letters, by its pattern
+            timezone=wide(BrowserCreate, "timezone"),
+            args=[wide(BrowserCreate, "args", "[]")] * bound(BrowserCreate, "args"),
+            is_default=True,
+            revision=2**62,
+        )
+
+        assert_far_below_the_limit(stored_size(browser))
+
+    async def test_a_test_environment(self) -> None:
+        longest_name = bound(EnvironmentCreate, "variables", "[]", "name")
+
+        def variable(index: int) -> dict[str, Any]:
+            return {
+                "name": f"V{index:03}".ljust(longest_name, "_"),
+                "value": wide(EnvironmentCreate, "variables", "[]", "value"),
+                "secret": True,
+            }
+
+        environment = TestEnvironment(
+            name=wide(EnvironmentCreate, "name"),
+            # A URL's non-ASCII characters are stored percent-encoded: 12 bytes for a 4-byte one.
+            base_url="https://x/" + "%F0%9D%84%9E" * bound(EnvironmentCreate, "base_url"),
+            description=wide(EnvironmentCreate, "description"),
+            variables=[
+                EnvironmentVariable.model_validate(v)
+                for v in filled("variables", variable, bound(EnvironmentCreate, "variables"))
+            ],
+            version=2**62,
+        )
+
+        assert_far_below_the_limit(stored_size(environment))
+
+    async def test_the_bounds_alone_would_not_do(self) -> None:
+        """Why steps and variables also have a byte budget: by their counts and lengths alone,
+        a case could reach 32 MB and an environment 20 MB."""
+        steps = [TestStep(**widest_step(StepInput)).model_dump()] * bound(TestCaseCreate, "steps")
+        variables = [
+            {"name": "V", "value": wide(EnvironmentCreate, "variables", "[]", "value")}
+        ] * bound(EnvironmentCreate, "variables")
+
+        assert list_size("steps", steps) > MONGODB_MAX_DOCUMENT_BYTES
+        assert list_size("variables", variables) > MONGODB_MAX_DOCUMENT_BYTES
