@@ -11,8 +11,8 @@ same answer, and a crashed probe leaves nothing behind:
   transaction that only reads (on the primary, whatever the read preference) can start and be
   aborted, which the embedded engine allows and a standalone mongod refuses.
 - Full `$text` is decided by running the list layer's own `$text` shapes (an aggregation `$match`
-  with the text score, and a count) against a collection that already has a text index, such
-  as `test_cases` once migrated.
+  with the text score, and the `count` command) against a collection that already has a text
+  index, such as `test_cases` once migrated.
 
 The answer is cached per deployment (`key`, its URI) for the life of the process. Two answers are
 never cached: a connection failure (an error, so an unreachable server is not mistaken for a
@@ -91,7 +91,7 @@ async def _full_text(db: AsyncDatabase[Any]) -> bool | None:
             return None
         pipeline = [{"$match": query}, {"$project": {"score": {"$meta": "textScore"}}}]
         await (await collection.aggregate([*pipeline, {"$limit": 1}])).to_list()
-        await collection.count_documents(query)
+        await db.command("count", collection.name, query=query)
     except ExecutionTimeout:
         raise
     except OperationFailure as exc:

@@ -23,7 +23,7 @@ LEFTOVER = "_capability_probe"
 """Where earlier versions of the probe wrote (and a crashed one could leave a document)."""
 
 READ_COMMANDS = frozenset(
-    {"hello", "listCollections", "listIndexes", "aggregate", "find", "abortTransaction"}
+    {"hello", "listCollections", "listIndexes", "aggregate", "count", "find", "abortTransaction"}
 )
 WRITE_COMMANDS = frozenset(
     {
