@@ -22,7 +22,9 @@ class TimestampedDocument(Document):
     """A document with `created_at` and `updated_at` (BSON dates, UTC)."""
 
     created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    # A new document was last changed when it was made: the same instant, not a second reading of
+    # the clock (which can fall in the next millisecond).
+    updated_at: datetime = Field(default_factory=lambda fields: fields["created_at"])
 
 
 class VersionedDocument(TimestampedDocument):
