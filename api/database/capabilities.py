@@ -13,11 +13,16 @@ same answer, and a crashed probe leaves nothing behind:
 - Full `$text` is decided by running the list layer's own `$text` shapes (an aggregation `$match`
   with the text score, and the `count` command) against a collection that already has a text
   index, such as `test_cases` once migrated.
+- The regex dialect (for the full-text fallback, see `api.query.text`): whether `\bber\b`
+  matches "über", evaluated by the server in a projection of one migration record. PCRE2 without
+  UCP (MongoDB) says yes: its `\b` knows only ASCII letters; Python's `re` (the embedded engine)
+  says no.
 
 The answer is cached per deployment (`key`, its URI) for the life of the process. Two answers are
 never cached: a connection failure (an error, so an unreachable server is not mistaken for a
-limited one), and a database where no collection has a text index yet (not migrated): full
-`$text` is then "no" (the fallback serves `q`), and the next call probes again. Concurrent first
+limited one), and a database where no collection has a text index or no migration record yet
+(not migrated): full `$text` is then "no" (the fallback serves `q`), and the next call probes
+again. Concurrent first
 calls in one process share one probe.
 """
 
@@ -45,6 +50,9 @@ class Capabilities(BaseModel):
     transactions: bool
     change_streams: bool
     full_text_search: bool
+    # The server's regex `\b` and `\w` know only ASCII letters unless a pattern starts with
+    # `(*UCP)` (MongoDB's PCRE2); false where they are Unicode-aware (Python's `re`).
+    ascii_word_boundaries: bool = False
 
 
 _cache: dict[str, Capabilities] = {}
@@ -99,16 +107,32 @@ async def _full_text(db: AsyncDatabase[Any]) -> bool | None:
     return True
 
 
+async def _ascii_word_boundaries(db: AsyncDatabase[Any]) -> bool | None:
+    """Whether the server's `\b` is ASCII-only; None while there is no record to project."""
+    test = {"$regexMatch": {"input": {"$literal": "über"}, "regex": r"\bber\b"}}
+    pipeline: list[dict[str, Any]] = [{"$limit": 1}, {"$project": {"_id": 0, "ascii": test}}]
+    try:
+        found = await (await db[MIGRATIONS_COLLECTION].aggregate(pipeline)).to_list()
+    except ExecutionTimeout:
+        raise
+    except OperationFailure as exc:
+        # Undecided, or a server without `$regexMatch`: plain patterns, as before this probe.
+        return None if exc.code in _UNDECIDED_CODES else False
+    return bool(found[0]["ascii"]) if found else None
+
+
 async def _probe(client: AsyncMongoClient[Any], db: AsyncDatabase[Any], key: str) -> Capabilities:
     try:
         replicated = await _replicated(client)
         full_text = await _full_text(db)
+        ascii_words = await _ascii_word_boundaries(db)
         capabilities = Capabilities(
             transactions=replicated or await _reads_in_a_transaction(client, db),
             change_streams=replicated,
             full_text_search=full_text is True,
+            ascii_word_boundaries=ascii_words is True,
         )
-        if full_text is not None:
+        if full_text is not None and ascii_words is not None:
             _cache[key] = capabilities
         return capabilities
     finally:

@@ -15,6 +15,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
 
+from api.database.capabilities import Capabilities
 from api.query import text
 from api.query.filters import AnyOf, CommaList, Equals, FilterSpec, From, To, combine
 from api.query.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, Page
@@ -177,14 +178,14 @@ class RawPage:
 
 
 async def find_page(
-    document: type[Document], params: ListParams, *, full_text: bool = False
+    document: type[Document], params: ListParams, *, capabilities: Capabilities | None = None
 ) -> RawPage:
     """Run the list query `params` describe: two round trips, a `find` and a `count`.
 
     The `find` filters, sorts by a stored field and `_id`, skips, limits and projects; it names
     (hints) the index that returns the matches in that order (`ordering_index`), so MongoDB never
     sorts a page in memory whatever the plan cache holds. `q` is the exception: matches come from
-    the text index (`full_text`: the deployment has full `$text`, as the capability probe says) or
+    the text index (where the deployment has full `$text`, as the `capabilities` probed say) or
     the fallback word match, and without `sort_by` they are ranked by relevance, which is computed.
 
     The total is the `count` command with the same filter: exact, served by an index on MongoDB,
@@ -196,14 +197,20 @@ async def find_page(
     projection = params.projection()
     q = params.search_text()
     index = type(params).text_index
+    full_text = capabilities is not None and capabilities.full_text_search
+    ucp = capabilities is not None and capabilities.ascii_word_boundaries
     if q and index is not None:
         if not text.words(q):  # only punctuation: no word to look for, nothing matches
             return RawPage(documents=[], total=0, page=params.page, limit=params.limit)
         match = combine(
-            [match, text.native_filter(q) if full_text else text.fallback_filter(q, index)]
+            [
+                match,
+                text.native_filter(q) if full_text else text.fallback_filter(q, index, ucp=ucp),
+            ]
         )
         if "sort_by" not in params.model_fields_set:  # the most relevant first
-            documents = await _by_relevance(collection, match, params, q, index, full_text)
+            score = text.native_score() if full_text else text.fallback_score(q, index, ucp=ucp)
+            documents = await _by_relevance(collection, match, params, score)
             return await _page(collection, match, documents, params)
     sort = params.sort()
     # `$text` picks the text index itself; the fallback's regexes leave the choice to the sort.
@@ -237,12 +244,9 @@ async def _by_relevance(
     collection: AsyncCollection[dict[str, Any]],
     match: dict[str, Any],
     params: ListParams,
-    q: str,
-    index: TextIndex,
-    full_text: bool,
+    score: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """A page of `$text` or fallback matches, the most relevant first (`_id` breaks ties)."""
-    score = text.native_score() if full_text else text.fallback_score(q, index)
     pipeline: list[dict[str, Any]] = [
         {"$match": match},
         {"$addFields": {SORT_KEY: score}},

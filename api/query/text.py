@@ -11,10 +11,9 @@ The fallback's regular expressions run wherever the fallback does, and regex dia
 what a word is: MongoDB compiles patterns with PCRE2 in UTF mode without its UCP option, so `\b`
 and `\w` know only ASCII letters (`\bber\b` matches "über", `\büber\b` never matches), unless
 the pattern starts with `(*UCP)`; the embedded engine evaluates them with Python's `re`, whose
-`\b` is Unicode-aware and which rejects `(*UCP)`. So each match asks the server which it speaks,
-on a constant: where `\bber\b` matches "über", the pattern carries `(*UCP)`; elsewhere it is
-plain. No dialect travels with the request and none is guessed from the server's name; the
-embedded engine never evaluates the branch it does not take.
+`\b` is Unicode-aware and which rejects `(*UCP)`. The capability probe asks the server once which
+it speaks (`Capabilities.ascii_word_boundaries`: does `\bber\b` match "über"?), and the patterns
+carry `(*UCP)` where it does: plain `$regex` filters, which every engine evaluates cheaply.
 """
 
 from __future__ import annotations
@@ -44,24 +43,9 @@ def words(q: str) -> list[str]:
     return list(seen)[:MAX_WORDS]
 
 
-_ASCII_WORD_BOUNDARIES = {"$regexMatch": {"input": {"$literal": "über"}, "regex": r"\bber\b"}}
-"""True on a server whose `\b` takes "ü" for a non-word character (PCRE without UCP)."""
-
-
-def _matches(value: Any, word: str) -> dict[str, Any]:
-    """`value` (a string, or null: no match) holds `word` as a whole word, ignoring case."""
-    pattern = rf"\b{re.escape(word)}\b"
-    return {
-        "$cond": [
-            _ASCII_WORD_BOUNDARIES,
-            {"$regexMatch": {"input": value, "regex": "(*UCP)" + pattern, "options": "i"}},
-            {"$regexMatch": {"input": value, "regex": pattern, "options": "i"}},
-        ]
-    }
-
-
-def _elements(path: str) -> dict[str, Any]:
-    return {"$ifNull": [f"${path}", []]}
+def _pattern(word: str, *, ucp: bool) -> str:
+    r"""`word` as a whole word; `ucp`: the server's `\b` is ASCII-only unless told otherwise."""
+    return ("(*UCP)" if ucp else "") + rf"\b{re.escape(word)}\b"
 
 
 def native_filter(q: str) -> dict[str, Any]:
@@ -72,27 +56,32 @@ def native_score() -> dict[str, Any]:
     return {"$meta": "textScore"}
 
 
-def fallback_filter(q: str, index: TextIndex) -> dict[str, Any]:
+def fallback_filter(q: str, index: TextIndex, *, ucp: bool) -> dict[str, Any]:
     """Any word, as a whole word and ignoring case, in any indexed field (any tag of arrays)."""
-    matches: list[Any] = []
-    for word in words(q):
-        for path in index.weights:
-            if path in index.array_fields:
-                each = {"$map": {"input": _elements(path), "in": _matches("$$this", word)}}
-                matches.append({"$anyElementTrue": [each]})
-            else:
-                matches.append(_matches(f"${path}", word))
-    return {"$expr": {"$or": matches}}
+    return {
+        "$or": [
+            {path: {"$regex": _pattern(word, ucp=ucp), "$options": "i"}}
+            for word in words(q)
+            for path in index.weights
+        ]
+    }
 
 
-def fallback_score(q: str, index: TextIndex) -> dict[str, Any]:
+def fallback_score(q: str, index: TextIndex, *, ucp: bool) -> dict[str, Any]:
     """Over words and fields, the weight of each field the word appears in (per tag in arrays)."""
     terms: list[Any] = []
     for word in words(q):
+        regex = {"regex": _pattern(word, ucp=ucp), "options": "i"}
         for path, weight in index.weights.items():
             if path in index.array_fields:
-                matching = {"$filter": {"input": _elements(path), "cond": _matches("$$this", word)}}
+                matching = {
+                    "$filter": {
+                        "input": {"$ifNull": [f"${path}", []]},
+                        "cond": {"$regexMatch": {"input": "$$this", **regex}},
+                    }
+                }
                 terms.append({"$multiply": [weight, {"$size": matching}]})
             else:
-                terms.append({"$cond": [_matches(f"${path}", word), weight, 0]})
+                matched = {"$regexMatch": {"input": {"$ifNull": [f"${path}", ""]}, **regex}}
+                terms.append({"$cond": [matched, weight, 0]})
     return {"$add": terms}

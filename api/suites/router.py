@@ -42,7 +42,7 @@ async def list_suites(
     params: Annotated[SuiteListParams, Query()], capabilities: CapabilitiesDep
 ) -> Page[SuiteItem]:  # type: ignore[valid-type]
     """List test suites, filtered, searched (`q`), sorted and paginated."""
-    raw = await suite_service.list_suites(params=params, full_text=capabilities.full_text_search)
+    raw = await suite_service.list_suites(params=params, capabilities=capabilities)
     return raw.to_page(SuiteItem)
 
 

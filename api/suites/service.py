@@ -13,6 +13,7 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from api.configurations import service as configuration_service
+from api.database.capabilities import Capabilities
 from api.errors import Conflict, InvalidInput, NotFound, ProblemFieldError
 from api.query import RawPage, find_page
 from api.query.crud import (
@@ -68,8 +69,8 @@ async def get_suite(*, id: PydanticObjectId) -> TestSuite:
     return await get_or_404(TestSuite, id, label=SUITE)
 
 
-async def list_suites(*, params: SuiteListParams, full_text: bool) -> RawPage:
-    return await find_page(TestSuite, params, full_text=full_text)
+async def list_suites(*, params: SuiteListParams, capabilities: Capabilities) -> RawPage:
+    return await find_page(TestSuite, params, capabilities=capabilities)
 
 
 async def update_suite(*, id: PydanticObjectId, data: SuiteUpdate, if_match: IfMatch) -> TestSuite:

@@ -133,7 +133,7 @@ async def get_case(*, id: PydanticObjectId) -> TestCase:
 
 
 async def list_cases(*, params: TestCaseListParams, capabilities: Capabilities) -> RawPage:
-    return await find_page(TestCase, params, full_text=capabilities.full_text_search)
+    return await find_page(TestCase, params, capabilities=capabilities)
 
 
 async def _apply(

@@ -88,8 +88,8 @@ async def measure_database(
     """
     assert settings.mongodb_uri is not None
     capabilities = await probe(raw_db.client, raw_db, key=settings.mongodb_uri)
-    picks = await pick(raw_db, full_text=capabilities.full_text_search)
-    operations = build_operations(raw_db, picks, full_text=capabilities.full_text_search)
+    picks = await pick(raw_db, capabilities=capabilities)
+    operations = build_operations(raw_db, picks, capabilities=capabilities)
     advance = None
     if progress is not None:
         total = sum(operation.reps(reps) for operation in operations)

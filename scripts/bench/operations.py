@@ -23,6 +23,7 @@ from pymongo import DESCENDING, DeleteOne, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.database.capabilities import Capabilities
 from api.query import listing, text
 from api.test_defs.params import TestCaseListParams
 from api.test_defs.schemas import StepCreate, TestCaseCreate
@@ -388,10 +389,13 @@ def _list(db: AsyncDatabase[Any], name: str, collection: str, path: str, query: 
     )
 
 
-def build_operations(db: AsyncDatabase[Any], picks: Picks, *, full_text: bool) -> list[Operation]:
+def build_operations(
+    db: AsyncDatabase[Any], picks: Picks, *, capabilities: Capabilities
+) -> list[Operation]:
     """Every operation, in the order they run (reads first; writes tidy up after themselves)."""
     cases = db["test_cases"]
-    search = _search(picks.word, full_text=full_text)
+    search = _search(picks.word, capabilities=capabilities)
+    full_text = capabilities.full_text_search
     search_kind = "$text" if full_text else "$regex on name, tags, description"
     filtered: dict[str, Any] = {"status": picks.status}
     filter_query = f"?status={picks.status}"
@@ -453,19 +457,19 @@ def build_operations(db: AsyncDatabase[Any], picks: Picks, *, full_text: bool) -
     ]
 
 
-def _search(word: str, *, full_text: bool) -> dict[str, Any]:
+def _search(word: str, *, capabilities: Capabilities) -> dict[str, Any]:
     """The filter the service's `q` uses on this deployment (`$text`, or its fallback)."""
-    if full_text:
+    if capabilities.full_text_search:
         return text.native_filter(word)
     index = TestCaseListParams.text_index
     assert index is not None
-    return text.fallback_filter(word, index)
+    return text.fallback_filter(word, index, ucp=capabilities.ascii_word_boundaries)
 
 
 _WORD = re.compile(r"[A-Za-z]{5,}")
 
 
-async def pick(db: AsyncDatabase[Any], *, full_text: bool) -> Picks:
+async def pick(db: AsyncDatabase[Any], *, capabilities: Capabilities) -> Picks:
     """Realistic, fixed targets from the seeded data.
 
     A case from the middle of the collection; the most common status in a sample of cases, and
@@ -490,7 +494,10 @@ async def pick(db: AsyncDatabase[Any], *, full_text: bool) -> Picks:
     word = None
     for candidate, _ in words.most_common(10):
         # A stop word (`$text` ignores those) finds nothing: try the next one.
-        if await cases.find_one(_search(candidate, full_text=full_text), {"_id": 1}) is not None:
+        if (
+            await cases.find_one(_search(candidate, capabilities=capabilities), {"_id": 1})
+            is not None
+        ):
             word = candidate
             break
     suites = await (

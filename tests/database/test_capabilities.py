@@ -102,12 +102,17 @@ async def recorded(mongodb_uri: str, db_name: str) -> AsyncIterator[Recorded]:
 
 def expected_on_this_deployment(capabilities: Capabilities) -> None:
     """What the test deployment is known to support: the embedded (memory) engine has
-    transactions but neither change streams nor full `$text`; MongoDB has full `$text`."""
+    transactions but neither change streams nor full `$text`, and Python's Unicode-aware regexes;
+    MongoDB has full `$text`, and PCRE2's ASCII-only `\b` unless a pattern asks for UCP."""
     if REAL_MONGODB:
         assert capabilities.full_text_search is True
+        assert capabilities.ascii_word_boundaries is True
     else:
         assert capabilities == Capabilities(
-            transactions=True, change_streams=False, full_text_search=False
+            transactions=True,
+            change_streams=False,
+            full_text_search=False,
+            ascii_word_boundaries=False,
         )
 
 
@@ -123,6 +128,7 @@ class TestProbe:
             "transactions",
             "change_streams",
             "full_text_search",
+            "ascii_word_boundaries",
         }
 
     async def test_knows_what_this_deployment_supports(
@@ -177,6 +183,16 @@ class TestTheFlagsAreTrue:
         else:
             with pytest.raises(PyMongoError):
                 await write_in_a_transaction()
+
+    async def test_ascii_word_boundaries_exactly_when_the_flag_says_so(
+        self, mongo: AsyncMongoClient[Any], db: AsyncDatabase[Any], mongodb_uri: str
+    ) -> None:
+        capabilities = await probe(mongo, db, key=unique_key(mongodb_uri))
+        await db["words"].insert_one({"word": "über"})
+
+        found = await db["words"].find_one({"word": {"$regex": r"\bber\b"}})
+
+        assert (found is not None) is capabilities.ascii_word_boundaries
 
     async def test_change_streams_open_exactly_when_the_flag_says_so(
         self, mongo: AsyncMongoClient[Any], db: AsyncDatabase[Any], mongodb_uri: str
@@ -305,8 +321,9 @@ class TestUnmigratedDatabase:
         await migrations.up(mongo[recorded.db.name])
         migrated = await probe(recorded.client, recorded.db, key=key)
         expected_on_this_deployment(migrated)
-        assert migrated.model_dump(exclude={"full_text_search"}) == unmigrated.model_dump(
-            exclude={"full_text_search"}
+        decided_once_migrated = {"full_text_search", "ascii_word_boundaries"}
+        assert migrated.model_dump(exclude=decided_once_migrated) == unmigrated.model_dump(
+            exclude=decided_once_migrated
         )
         recorded.commands.take()
         assert await probe(recorded.client, recorded.db, key=key) is migrated

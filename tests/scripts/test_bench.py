@@ -91,8 +91,8 @@ async def operations(
 ) -> tuple[Picks, dict[str, Operation]]:
     assert settings.mongodb_uri is not None
     capabilities = await probe(raw_db.client, raw_db, key=settings.mongodb_uri)
-    picks = await pick(raw_db, full_text=capabilities.full_text_search)
-    built = build_operations(raw_db, picks, full_text=capabilities.full_text_search)
+    picks = await pick(raw_db, capabilities=capabilities)
+    built = build_operations(raw_db, picks, capabilities=capabilities)
     return picks, {operation.name.split(" (")[0]: operation for operation in built}
 
 

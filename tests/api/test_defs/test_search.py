@@ -493,8 +493,11 @@ class TestFullTextNative:
     ) -> None:
         for q in ("checkout", "smoke", "yearly login", "card", "page", "report keyword", "nope"):
             params = TestCaseListParams(q=q, limit=200)
-            fallback = await find_page(TestCase, params, full_text=False)
-            native = await find_page(TestCase, params, full_text=True)
+            probed = await app.state.database.capabilities()
+            fallback = await find_page(
+                TestCase, params, capabilities=probed.model_copy(update={"full_text_search": False})
+            )
+            native = await find_page(TestCase, params, capabilities=probed)
             assert {doc["_id"] for doc in native.documents} == {
                 doc["_id"] for doc in fallback.documents
             }, q
