@@ -54,7 +54,12 @@ class TestReadiness:
         }
         assert body["migrations"]["latest"] >= 1
         capabilities = body["capabilities"]
-        assert set(capabilities) == {"transactions", "change_streams", "full_text_search"}
+        assert set(capabilities) == {
+            "transactions",
+            "change_streams",
+            "full_text_search",
+            "ascii_word_boundaries",
+        }
         assert all(isinstance(value, bool) for value in capabilities.values())
 
     async def test_is_503_on_an_unmigrated_database(

@@ -22,7 +22,8 @@ COUNT = len(migrations.discover())
 SyncClient = MongoClient[dict[str, Any]]
 
 CAPABILITIES_LINE = re.compile(
-    r"^Capabilities: transactions (yes|no), change_streams (yes|no), full_text_search (yes|no)$"
+    r"^Capabilities: transactions (yes|no), change_streams (yes|no), full_text_search (yes|no), "
+    r"ascii_word_boundaries (yes|no)$"
 )
 
 
