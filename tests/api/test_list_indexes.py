@@ -11,7 +11,7 @@ text index, and relevance is computed per match.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -74,15 +74,21 @@ def sort_fields(params: type[ListParams]) -> list[str]:
     return [member.value for member in annotation]
 
 
-def shapes(params: type[ListParams]) -> Iterator[ListParams]:
-    """Every combination of filters, with every sort field in both directions."""
-    names = filters(params)
+def every_combination(names: list[str]) -> Iterator[tuple[str, ...]]:
     for size in range(len(names) + 1):
-        for chosen in itertools.combinations(names, size):
-            for sort_by in sort_fields(params):
-                for order in SortOrder:
-                    query = {name: SAMPLE[name] for name in chosen}
-                    yield params.model_validate({**query, "sort_by": sort_by, "order": order})
+        yield from itertools.combinations(names, size)
+
+
+def shapes(
+    params: type[ListParams],
+    combinations: Callable[[list[str]], Iterable[tuple[str, ...]]] = every_combination,
+) -> Iterator[ListParams]:
+    """The combinations of filters (all of them by default), with every sort in both directions."""
+    for chosen in combinations(filters(params)):
+        for sort_by in sort_fields(params):
+            for order in SortOrder:
+                query = {name: SAMPLE[name] for name in chosen}
+                yield params.model_validate({**query, "sort_by": sort_by, "order": order})
 
 
 def index_keys(document: type[Document], name: str) -> list[str]:
@@ -145,14 +151,9 @@ def _stages(plan: Mapping[str, Any]) -> Iterator[str]:
         yield from _stages(child)
 
 
-def _explain_shapes(params: type[ListParams]) -> Iterator[ListParams]:
-    """No filter, each filter alone and all together, with every sort in both directions."""
-    names = filters(params)
-    for chosen in [(), *((name,) for name in names), tuple(names)]:
-        for sort_by in sort_fields(params):
-            for order in SortOrder:
-                query = {name: SAMPLE[name] for name in chosen}
-                yield params.model_validate({**query, "sort_by": sort_by, "order": order})
+def none_each_and_all(names: list[str]) -> list[tuple[str, ...]]:
+    """No filter, each filter alone and all together: what `explain` is asked about."""
+    return [(), *((name,) for name in names), tuple(names)]
 
 
 @pytest.mark.real_mongodb
@@ -162,7 +163,7 @@ async def test_mongodb_plans_have_no_sort_and_no_collection_scan(
 ) -> None:
     document = LISTS[params]
     collection = db[document.Settings.name]
-    for shape in _explain_shapes(params):
+    for shape in shapes(params, none_each_and_all):
         cursor = collection.find(shape.mongo_filter(), sort=shape.sort(), limit=shape.limit)
         hint = list_index(document, shape)
         assert hint is not None
