@@ -14,6 +14,7 @@ from api.database.connection import Database
 from api.docs import install_docs
 from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from api.executions.router import router as executions_router
 from api.health.router import router as health_router
 from api.schema_gate import SchemaGate
 from api.settings import Settings, get_settings
@@ -73,6 +74,7 @@ def create_app(
     api.include_router(tests_router)
     api.include_router(suites_router)
     api.include_router(templates_router)
+    api.include_router(executions_router)
     app.include_router(api)
     app.include_router(health_router)
     install_docs(app)

@@ -8,7 +8,7 @@ from beanie import PydanticObjectId
 from pydantic import BaseModel, Field
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from documents.base import TimestampedDocument, VersionedDocument
+from documents.base import TimestampedDocument, VersionedDocument, sort_indexes
 from documents.configurations import BrowserSettings
 from documents.test_defs import StepAction, TestStep
 
@@ -82,6 +82,25 @@ class RunCounters(BaseModel):
     total: int = Field(default=0, ge=0)
 
 
+class PendingChange(BaseModel):
+    """A change to a run's executions being written (see `api/executions/tracking.py`).
+
+    Opened on the run before the executions are written, closed (removed, with the counters'
+    change) after: while one is open, the run's counters may not yet include it.
+    """
+
+    token: str = Field(min_length=1)
+    seq: int = Field(ge=1, description="The run's version when the change was opened.")
+    at: datetime
+
+
+RUN_SORT_PATHS = ("created_at", "started_at", "duration_ms")
+"""The stored fields run lists sort by."""
+
+EXECUTION_SORT_PATHS = ("created_at", "started_at", "duration_ms")
+"""The stored fields execution lists sort by."""
+
+
 class TestRun(VersionedDocument):
     __test__ = False  # not a pytest test class
 
@@ -106,12 +125,16 @@ class TestRun(VersionedDocument):
     # +1 on every change to the run or to its executions' statuses: what live-status polling
     # compares where change streams are unavailable.
     version: int = Field(default=1, ge=1)
+    # Changes to the executions being written now (m0006): see `PendingChange`.
+    pending: list[PendingChange] = Field(default_factory=list)
+    # The counters must be recounted from the executions once no change is pending (m0006).
+    recount_needed: bool = False
+    # A cancel was asked for: the run finishes as `cancelled` (m0006).
+    cancel_requested: bool = False
 
     class Settings:
         name = "test_runs"
         indexes: ClassVar[list[IndexModel]] = [
-            IndexModel([("status", ASCENDING), ("created_at", DESCENDING)], name="status_created"),
-            IndexModel([("suite_id", ASCENDING), ("created_at", DESCENDING)], name="suite_created"),
             IndexModel(
                 [("environment_id", ASCENDING), ("created_at", DESCENDING)],
                 name="environment_created",
@@ -122,7 +145,10 @@ class TestRun(VersionedDocument):
             ),
             IndexModel([("branch", ASCENDING), ("created_at", DESCENDING)], name="branch_created"),
             IndexModel([("commit", ASCENDING)], name="commit"),
-            IndexModel([("created_at", DESCENDING)], name="created_at"),
+            # m0006: every list order, alone and within a suite's runs.
+            *sort_indexes(*RUN_SORT_PATHS),
+            *sort_indexes(*RUN_SORT_PATHS, equal="suite_id"),
+            *sort_indexes("created_at", equal="status"),
         ]
 
 
@@ -140,6 +166,7 @@ class CaseSnapshot(BaseModel):
 
     version: int = Field(ge=1)
     name: str
+    automation_key: str | None = None
     steps: list[TestStep] = Field(default_factory=list)
 
 
@@ -172,14 +199,14 @@ class TestExecution(TimestampedDocument):
     error: ExecutionError | None = None
     worker: str | None = None
     steps: list[TestStepExecution] = Field(default_factory=list)
+    # The run's version when this execution last changed status (its `PendingChange.seq`), so
+    # live status resumes from an event id without gaps (m0006).
+    run_seq: int = Field(default=1, ge=1)
 
     class Settings:
         name = "test_executions"
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("run_id", ASCENDING), ("status", ASCENDING)], name="run_status"),
-            IndexModel(
-                [("test_case_id", ASCENDING), ("started_at", DESCENDING)], name="case_started"
-            ),
             # Reporting is idempotent per run + case + attempt: a retried report hits this.
             IndexModel(
                 [("run_id", ASCENDING), ("test_case_id", ASCENDING), ("attempt", ASCENDING)],
@@ -190,5 +217,9 @@ class TestExecution(TimestampedDocument):
                 [("status", ASCENDING), ("finished_at", DESCENDING)], name="status_finished"
             ),
             IndexModel([("error.signature", ASCENDING)], name="error_signature"),
-            IndexModel([("created_at", DESCENDING)], name="created_at"),
+            # m0006: every list order, alone, within a run and for a case's history; live status.
+            *sort_indexes(*EXECUTION_SORT_PATHS),
+            *sort_indexes(*EXECUTION_SORT_PATHS, equal="run_id"),
+            *sort_indexes(*EXECUTION_SORT_PATHS, equal="test_case_id"),
+            IndexModel([("run_id", ASCENDING), ("run_seq", ASCENDING)], name="run_seq"),
         ]

@@ -60,7 +60,8 @@ for _module in MIGRATIONS:
         **getattr(_module, "COUNTERS", {}),
         **getattr(_module, "ADDED_FIELDS", {}),
     }.items():
-        UNVALIDATED_FIELDS.setdefault(_name, set()).add(_field)
+        _fields = (_field,) if isinstance(_field, str) else _field
+        UNVALIDATED_FIELDS.setdefault(_name, set()).update(_fields)
 MIGRATIONS_DIR = Path(migrations.__path__[0])
 
 

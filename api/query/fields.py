@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, create_model
+from pydantic.fields import FieldInfo
 
 
 def partial_model[T: BaseModel](model: type[T], *, name: str | None = None) -> type[T]:
@@ -15,7 +16,7 @@ def partial_model[T: BaseModel](model: type[T], *, name: str | None = None) -> t
     the model's validators, so e.g. secret masking applies to selected fields too.
     """
     overrides: dict[str, Any] = {
-        field: (info.annotation | None, None)  # type: ignore[operator]
+        field: (_kept(info) | None, None)
         for field, info in model.model_fields.items()
         if field != "id"
     }
@@ -25,3 +26,10 @@ def partial_model[T: BaseModel](model: type[T], *, name: str | None = None) -> t
         __doc__=f"{model.__doc__ or model.__name__} Fields outside `fields=` are omitted.",
         **overrides,
     )
+
+
+def _kept(info: FieldInfo) -> Any:
+    """The field's type with its validators and constraints (an `ObjectIdStr` stays one)."""
+    if not info.metadata:
+        return info.annotation
+    return Annotated[info.annotation, *info.metadata]

@@ -7,6 +7,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
+from api.executions import runs as run_service
+from api.executions.router import run_read
+from api.executions.schemas import RunRead, SuiteRunCreate
 from api.idempotency.routes import IdempotentRoute
 from api.query import Page
 from api.query.fields import partial_model
@@ -119,3 +122,17 @@ async def remove_suite_tests(
         id=id, test_case_ids=data.test_case_ids, if_match=if_match
     )
     return _read(updated, response)
+
+
+@router.post(
+    "/{id:item}/runs", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 415)
+)
+async def create_suite_run(
+    id: ObjectIdPath, data: SuiteRunCreate, request: Request, response: Response
+) -> RunRead:
+    """Run the suite: a run with one queued execution per active test case, in suite order
+    (plus any `test_case_ids`), with the suite's browser configuration and environment unless
+    others are named."""
+    run = await run_service.create_run(data=data, suite_id=id)
+    response.headers["Location"] = request.url_for("get_run", id=str(run.id)).path
+    return run_read(run, response)

@@ -19,12 +19,21 @@ from beanie import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.configurations.params import BrowserListParams, EnvironmentListParams
+from api.executions.params import ExecutionListParams, RunListParams
 from api.query import ListParams, SortOrder
 from api.query.listing import _filter_spec, list_index
 from api.suites.params import SuiteListParams, SuiteTestListParams
 from api.templates.params import TemplateListParams
 from api.test_defs.params import TestCaseListParams
-from documents import BrowserConfiguration, TestCase, TestEnvironment, TestSuite, TestTemplate
+from documents import (
+    BrowserConfiguration,
+    TestCase,
+    TestEnvironment,
+    TestExecution,
+    TestRun,
+    TestSuite,
+    TestTemplate,
+)
 
 LISTS: dict[type[ListParams], type[Document]] = {
     TestCaseListParams: TestCase,
@@ -32,6 +41,8 @@ LISTS: dict[type[ListParams], type[Document]] = {
     TemplateListParams: TestTemplate,
     BrowserListParams: BrowserConfiguration,
     EnvironmentListParams: TestEnvironment,
+    RunListParams: TestRun,
+    ExecutionListParams: TestExecution,
 }
 """Every list endpoint's parameters and the collection it lists."""
 
@@ -56,6 +67,21 @@ SAMPLE: dict[str, str] = {
     "is_default": "false",
     "locale": "en-US",
     "is_active": "true",
+    "suite_id": "6650a1b2c3d4e5f6a7b8c9d2",
+    "trigger": "ci",
+    "branch": "main",
+    "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+    "run_id": "6650a1b2c3d4e5f6a7b8c9d3",
+    "test_case_id": "6650a1b2c3d4e5f6a7b8c9d4",
+    "attempt": "2",
+    "signature": "TimeoutError: Timeout <n>ms exceeded",
+    "started_from": "2026-01-01T00:00:00Z",
+    "started_to": "2026-12-31T00:00:00Z",
+}
+# Where a filter's sample differs per list (a run's or an execution's status).
+SAMPLE_FOR: dict[type[ListParams], dict[str, str]] = {
+    RunListParams: {"status": "running"},
+    ExecutionListParams: {"status": "failed"},
 }
 
 
@@ -87,7 +113,8 @@ def shapes(
     for chosen in combinations(filters(params)):
         for sort_by in sort_fields(params):
             for order in SortOrder:
-                query = {name: SAMPLE[name] for name in chosen}
+                samples = {**SAMPLE, **SAMPLE_FOR.get(params, {})}
+                query = {name: samples[name] for name in chosen}
                 yield params.model_validate({**query, "sort_by": sort_by, "order": order})
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.configurations.schemas import BrowserRead, EnvironmentRead
+from api.executions.schemas import ExecutionRead, RunRead
 from api.query import Page
 from api.query.fields import partial_model
 from api.suites.schemas import SuiteRead
@@ -32,6 +33,8 @@ ENVIRONMENTS = f"{API}/configurations/environments"
 TESTS = f"{API}/tests"
 SUITES = f"{API}/suites"
 TEMPLATES = f"{API}/templates"
+RUNS = f"{API}/executions/runs"
+EXECUTIONS = f"{API}/executions"
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 STEPS = f"{TESTS}/{{id}}/steps"
 SUITE_TESTS = f"{SUITES}/{{id}}/tests"
@@ -44,6 +47,8 @@ READ_MODELS: dict[str, type[BaseModel]] = {
     TEMPLATES: TemplateRead,
     STEPS: StepRead,
     SUITE_TESTS: TestCaseRead,
+    RUNS: RunRead,
+    EXECUTIONS: ExecutionRead,
 }
 # `fields=` for each list: the name and every list-of-objects field.
 LIST_FIELDS = {
@@ -54,6 +59,8 @@ LIST_FIELDS = {
     TEMPLATES: "name,parameters,steps",
     STEPS: "action,selector",
     SUITE_TESTS: "name,steps",
+    RUNS: "name,counters,environment,browser_configuration",
+    EXECUTIONS: "status,steps,test_case,error",
 }
 
 
@@ -192,6 +199,36 @@ async def write_everything(api: Api) -> None:
     await api.write("POST", f"{TEMPLATES}/{{id}}/instantiate", values, id=full_template["id"])
     await api.create_and_delete(TEMPLATES, {"name": "x"})
 
+    run = await api.write("POST", RUNS, {"name": "r-min"})
+    full_run = await api.write(
+        "POST",
+        RUNS,
+        {
+            **api.example("RunCreate"),
+            "suite_id": full_suite["id"],
+            "test_case_ids": [case["id"]],
+            "environment_id": full_environment["id"],
+        },
+    )
+    run_nulls = dict.fromkeys(["build_url", "commit", "branch", "requested_by"], None)
+    await api.write("PATCH", f"{RUNS}/{{id}}", run_nulls, id=full_run["id"])
+    suite_run = await api.write(
+        "POST", f"{SUITES}/{{id}}/runs", api.example("SuiteRunCreate"), id=full_suite["id"]
+    )
+    execution = await api.write(
+        "POST", EXECUTIONS, {"run_id": run["id"], "test_case_id": full_case["id"]}
+    )
+    first_step = execution["steps"][0]["step_id"]
+    failed_step = {"step_id": first_step, "status": "failed", "error": {"message": "no #go"}}
+    await api.write(
+        "POST", f"{EXECUTIONS}/{{id}}/steps", {"steps": [failed_step]}, id=execution["id"]
+    )
+    failure = {"status": "failed", "error": {"message": "Timeout 500ms", "type": "TimeoutError"}}
+    await api.write("PATCH", f"{EXECUTIONS}/{{id}}", failure, id=execution["id"])
+    await api.write("POST", f"{RUNS}/{{id}}/cancel", id=suite_run["id"])
+    await api.write("POST", f"{RUNS}/{{id}}/recount", id=full_run["id"])
+    await api.create_and_delete(RUNS, {"name": "x"})
+
 
 async def test_every_written_document_reads_through_every_read_route(
     app: FastAPI, client: httpx.AsyncClient, db: AsyncDatabase[Any]
@@ -199,7 +236,7 @@ async def test_every_written_document_reads_through_every_read_route(
     api = Api(app, client)
     await write_everything(api)
 
-    for collection in (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES):
+    for collection in (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES, RUNS, EXECUTIONS):
         page = await api.read(collection, "?limit=200")
         await api.read(collection, f"?fields={LIST_FIELDS[collection]}")
         assert page["items"]

@@ -1,0 +1,99 @@
+"""List parameters of runs and executions."""
+
+from enum import StrEnum
+from typing import Annotated, ClassVar
+
+from pydantic import Field
+
+from api.executions.schemas import MAX_ATTEMPT, Branch, Commit, ExecutionRead, RunRead
+from api.query import AnyOf, CommaList, Equals, From, ListParams, To
+from api.query.filters import CreatedFrom, CreatedTo, Moment
+from api.query.listing import selectable
+from api.schemas import ObjectIdInput
+from documents.executions import ExecutionStatus, RunStatus, RunTrigger
+
+
+class RunSortField(StrEnum):
+    CREATED_AT = "created_at"
+    STARTED_AT = "started_at"
+    DURATION_MS = "duration_ms"
+
+
+class RunListParams(ListParams):
+    selectable_fields: ClassVar[frozenset[str]] = selectable(RunRead)
+
+    sort_by: RunSortField = Field(default=RunSortField.CREATED_AT, description="Sort field.")
+    status: Annotated[
+        CommaList[RunStatus] | None,
+        AnyOf("status"),
+        Field(description="Any of these statuses, e.g. `running,queued`."),
+    ] = None
+    suite_id: Annotated[
+        ObjectIdInput | None, Equals("suite_id"), Field(description="Runs of this suite.")
+    ] = None
+    trigger: Annotated[
+        CommaList[RunTrigger] | None,
+        AnyOf("trigger"),
+        Field(description="Any of these triggers, e.g. `ci,schedule`."),
+    ] = None
+    branch: Annotated[
+        Branch | None, Equals("branch"), Field(description="Runs of this branch.")
+    ] = None
+    commit: Annotated[
+        Commit | None, Equals("commit"), Field(description="Runs of this commit.")
+    ] = None
+    environment_id: Annotated[
+        ObjectIdInput | None,
+        Equals("environment_id"),
+        Field(description="Runs in this test environment."),
+    ] = None
+    browser_configuration_id: Annotated[
+        ObjectIdInput | None,
+        Equals("browser_configuration_id"),
+        Field(description="Runs with this browser configuration."),
+    ] = None
+    created_from: CreatedFrom = None
+    created_to: CreatedTo = None
+
+
+class ExecutionSortField(StrEnum):
+    CREATED_AT = "created_at"
+    STARTED_AT = "started_at"
+    DURATION_MS = "duration_ms"
+
+
+class ExecutionListParams(ListParams):
+    selectable_fields: ClassVar[frozenset[str]] = selectable(ExecutionRead)
+
+    sort_by: ExecutionSortField = Field(
+        default=ExecutionSortField.CREATED_AT, description="Sort field."
+    )
+    run_id: Annotated[
+        ObjectIdInput | None, Equals("run_id"), Field(description="Executions of this run.")
+    ] = None
+    test_case_id: Annotated[
+        ObjectIdInput | None,
+        Equals("test_case_id"),
+        Field(description="Executions of this test case."),
+    ] = None
+    status: Annotated[
+        CommaList[ExecutionStatus] | None,
+        AnyOf("status"),
+        Field(description="Any of these statuses, e.g. `failed,error`."),
+    ] = None
+    attempt: Annotated[
+        int | None,
+        Equals("attempt"),
+        Field(ge=1, le=MAX_ATTEMPT, description="Only this attempt (1: first tries)."),
+    ] = None
+    signature: Annotated[
+        str | None,
+        Equals("error.signature"),
+        Field(min_length=1, max_length=200, description="Failures with this error signature."),
+    ] = None
+    started_from: Annotated[
+        Moment | None, From("started_at"), Field(description="Started at or after (ISO 8601).")
+    ] = None
+    started_to: Annotated[
+        Moment | None, To("started_at"), Field(description="Started at or before (ISO 8601).")
+    ] = None

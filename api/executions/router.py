@@ -1,0 +1,191 @@
+"""`/executions`: test runs, the executions of test cases in them, and their step results."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
+from api.deps import IfMatchDep, ObjectIdPath, require_json_body
+from api.errors import problem_responses
+from api.executions import runs as run_service
+from api.executions import service as execution_service
+from api.executions.params import ExecutionListParams, RunListParams
+from api.executions.schemas import (
+    ExecutionCreate,
+    ExecutionRead,
+    ExecutionUpdate,
+    RunCreate,
+    RunRead,
+    RunUpdate,
+    StepResults,
+)
+from api.idempotency.routes import IdempotentRoute
+from api.query import Page
+from api.query.fields import partial_model
+from documents.executions import TestExecution, TestRun
+
+router = APIRouter(
+    route_class=IdempotentRoute,
+    prefix="/executions",
+    tags=["executions"],
+    dependencies=[Depends(require_json_body)],
+    responses=problem_responses(422),
+)
+
+RunItem = partial_model(RunRead)
+ExecutionItem = partial_model(ExecutionRead)
+
+_READ = problem_responses(404)
+
+
+def run_read(run: TestRun, response: Response) -> RunRead:
+    tagged(run, response)
+    return RunRead.of(run)
+
+
+def _execution(execution: TestExecution) -> ExecutionRead:
+    return ExecutionRead.of(execution)
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+@router.get("/runs", response_model_exclude_unset=True)
+async def list_runs(params: Annotated[RunListParams, Query()]) -> Page[RunItem]:  # type: ignore[valid-type]
+    """List test runs, filtered, sorted and paginated."""
+    raw = await run_service.list_runs(params=params)
+    return raw.to_page(RunItem)
+
+
+@router.post(
+    "/runs",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409, 415),
+)
+async def create_run(data: RunCreate, request: Request, response: Response) -> RunRead:
+    """Create a run, with one queued execution per case of `suite_id` (its active cases, in
+    suite order) and of `test_case_ids`.
+
+    The run keeps snapshots of the browser configuration (the one named, else the suite's, else
+    the default) and the environment (the one named, else the suite's) it uses; secret variable
+    values are never copied.
+    """
+    run = await run_service.create_run(data=data)
+    response.headers["Location"] = request.url_for("get_run", id=str(run.id)).path
+    return run_read(run, response)
+
+
+@router.get("/runs/{id:item}", response_model=RunRead, responses={**_READ, **NOT_MODIFIED})
+async def get_run(
+    id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
+) -> RunRead | Response:
+    """One test run. The `ETag` is its `version`, which every change of its executions moves."""
+    run = await run_service.get_run(id=id)
+    return not_modified(run, if_none_match) or run_read(run, response)
+
+
+@router.patch("/runs/{id:item}", responses=problem_responses(404, 409, 412, 415))
+async def update_run(
+    id: ObjectIdPath, data: RunUpdate, if_match: IfMatchDep, response: Response
+) -> RunRead:
+    """Change a run's name or CI metadata. With `If-Match`, only from that version."""
+    run = await run_service.update_run(id=id, data=data, if_match=if_match)
+    return run_read(run, response)
+
+
+@router.delete(
+    "/runs/{id:item}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404, 409, 412),
+)
+async def delete_run(id: ObjectIdPath, if_match: IfMatchDep) -> None:
+    """Delete a run and everything that belongs to it (its executions).
+
+    A running run is a 409: cancel it first.
+    """
+    await run_service.delete_run(id=id, if_match=if_match)
+
+
+@router.post("/runs/{id:item}/cancel", responses=problem_responses(404, 409))
+async def cancel_run(id: ObjectIdPath, response: Response) -> RunRead:
+    """Cancel the run: it and every execution not yet finished become `cancelled`.
+
+    A finished run is a 409. Cancelling a run that is being cancelled answers it again.
+    """
+    return run_read(await run_service.cancel_run(id=id), response)
+
+
+@router.post(
+    "/runs/{id:item}/recount",
+    responses={
+        **problem_responses(404),
+        202: {
+            "model": RunRead,
+            "description": "Changes are being written: the counters are recounted when the "
+            "last of them closes (`recount_needed` is true until then).",
+        },
+    },
+)
+async def recount_run(id: ObjectIdPath, response: Response) -> RunRead:
+    """Recount the run's counters from its executions (a repair: they are kept exact anyway),
+    and finish the run if none of its executions is left to run."""
+    run = await run_service.recount_run(id=id)
+    if run.recount_needed:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return run_read(run, response)
+
+
+# -- executions -----------------------------------------------------------------------------------
+
+
+@router.get("", response_model_exclude_unset=True)
+async def list_executions(
+    params: Annotated[ExecutionListParams, Query()],
+) -> Page[ExecutionItem]:  # type: ignore[valid-type]
+    """List executions, filtered (by run, case, status, attempt, error signature, start time),
+    sorted and paginated."""
+    raw = await execution_service.list_executions(params=params)
+    return raw.to_page(ExecutionItem)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 415))
+async def create_execution(
+    data: ExecutionCreate, request: Request, response: Response
+) -> ExecutionRead:
+    """Add a queued execution of a test case to a run (a retry: the next `attempt`).
+
+    It holds a snapshot of the case (version, name, steps) and one pending step execution per
+    step. A finished run takes no more executions (409).
+    """
+    execution = await execution_service.create_execution(data=data)
+    response.headers["Location"] = request.url_for("get_execution", id=str(execution.id)).path
+    return _execution(execution)
+
+
+@router.get("/{id:item}", responses=_READ)
+async def get_execution(id: ObjectIdPath) -> ExecutionRead:
+    """One execution, with its case snapshot and step results."""
+    return _execution(await execution_service.get_execution(id=id))
+
+
+@router.patch("/{id:item}", responses=problem_responses(404, 409, 415))
+async def update_execution(id: ObjectIdPath, data: ExecutionUpdate) -> ExecutionRead:
+    """Change an execution's status: `queued -> running -> passed|failed|error|skipped`,
+    `queued|running -> cancelled`; anything else, and any change of a finished execution, is a
+    409 naming both states.
+
+    The server stamps `started_at` on `running`, and `finished_at` and `duration_ms` on a final
+    status, unless the client sends them. An `error` without `signature` gets one computed from
+    its message. The run's counters and status follow.
+    """
+    return _execution(await execution_service.update_execution(id=id, data=data))
+
+
+@router.post("/{id:item}/steps", responses=problem_responses(404, 409, 415))
+async def report_steps(id: ObjectIdPath, data: StepResults) -> ExecutionRead:
+    """Report one or many step results in one atomic update; a step reported again has its
+    result replaced. An unknown `step_id` is a 422 naming it, and nothing is written.
+
+    A queued execution starts running with its first step result; a finished one is a 409.
+    """
+    return _execution(await execution_service.report_steps(id=id, data=data))

@@ -1,0 +1,396 @@
+"""Runs and executions through HTTP: the status machine, counters, and how a run finishes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.executions.helpers import (
+    EXECUTIONS,
+    RUNS,
+    SUITES,
+    counted,
+    create_case,
+    create_run,
+    create_suite,
+    get_run,
+    run_executions,
+    set_status,
+)
+from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
+
+
+@pytest.fixture
+async def cases(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Three active cases and a draft one, in that order."""
+    made = [await create_case(client, f"case {n}") for n in range(3)]
+    made.append(await create_case(client, "draft case", status="draft"))
+    return made
+
+
+class TestCreateRun:
+    async def test_suite_run_queues_its_active_cases_in_suite_order(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        order = [cases[2]["id"], cases[3]["id"], cases[0]["id"]]
+        suite = await create_suite(client, "smoke", order)
+        response = await client.post(f"{SUITES}/{suite['id']}/runs", json={"name": "nightly"})
+        assert response.status_code == 201, response.text
+        run = response.json()
+        assert response.headers["location"] == f"{RUNS}/{run['id']}"
+        assert response.headers["etag"] == f'"{run["version"]}"'
+        assert run["status"] == "queued"
+        assert run["suite_id"] == suite["id"]
+        assert counted(run) == {"queued": 2, "total": 2}
+        executions = await run_executions(client, run["id"])
+        assert [e["test_case_id"] for e in executions] == [cases[2]["id"], cases[0]["id"]]
+        first = executions[0]
+        assert first["status"] == "queued"
+        assert first["attempt"] == 1
+        assert first["test_case"]["name"] == "case 2"
+        assert first["test_case"]["version"] == cases[2]["version"]
+        assert [s["step_id"] for s in first["steps"]] == [s["id"] for s in cases[2]["steps"]]
+        assert {s["status"] for s in first["steps"]} == {"pending"}
+
+    async def test_run_with_suite_and_cases_adds_the_cases_the_suite_lacks(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        suite = await create_suite(client, "smoke", [cases[0]["id"]])
+        run = await create_run(
+            client, suite_id=suite["id"], test_case_ids=[cases[0]["id"], cases[3]["id"]]
+        )
+        executions = await run_executions(client, run["id"])
+        assert [e["test_case_id"] for e in executions] == [cases[0]["id"], cases[3]["id"]]
+
+    async def test_snapshots_fall_back_to_the_suite_then_the_default_browser(
+        self,
+        client: httpx.AsyncClient,
+        cases: list[dict[str, Any]],
+        browsers: dict[str, dict[str, Any]],
+        environments: dict[str, dict[str, Any]],
+    ) -> None:
+        plain = await create_run(client, test_case_ids=[cases[0]["id"]])
+        assert plain["browser_configuration_id"] == browsers["Chrome desktop"]["id"]
+        assert plain["browser_configuration"]["name"] == "Chrome desktop"
+        assert plain["environment"] is None
+        suite = await create_suite(
+            client,
+            "smoke",
+            [cases[0]["id"]],
+            browser_configuration_id=browsers["Firefox headed"]["id"],
+            environment_id=environments["staging"]["id"],
+        )
+        run = await create_run(client, suite_id=suite["id"])
+        assert run["browser_configuration"]["browser"] == "firefox"
+        assert run["environment"]["name"] == "staging"
+        variables = {v["name"]: v for v in run["environment"]["variables"]}
+        assert variables["LOCALE"]["value"] == "en-US"
+        assert variables["API_TOKEN"] == {"name": "API_TOKEN", "value": None, "secret": True}
+        named = await create_run(
+            client,
+            suite_id=suite["id"],
+            browser_configuration_id=browsers["Edge headed"]["id"],
+        )
+        assert named["browser_configuration"]["browser"] == "edge"
+
+    async def test_secret_values_are_never_stored_in_the_run(
+        self,
+        client: httpx.AsyncClient,
+        db: Any,
+        environments: dict[str, dict[str, Any]],
+    ) -> None:
+        run = await create_run(client, environment_id=environments["staging"]["id"])
+        stored = await db["test_runs"].find_one({"_id": __import__("bson").ObjectId(run["id"])})
+        assert "staging-s3cr3t" not in repr(stored)
+
+    async def test_unknown_references_are_422_and_nothing_is_created(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]], db: Any
+    ) -> None:
+        for body, location in [
+            ({"suite_id": UNKNOWN_ID}, "body.suite_id"),
+            ({"test_case_ids": [cases[0]["id"], UNKNOWN_ID]}, "body.test_case_ids.1"),
+            ({"environment_id": UNKNOWN_ID}, "body.environment_id"),
+            ({"browser_configuration_id": UNKNOWN_ID}, "body.browser_configuration_id"),
+        ]:
+            response = await client.post(RUNS, json={"name": "x", **body})
+            assert_invalid(response, location)
+        assert await db["test_runs"].count_documents({}) == 0
+        assert await db["test_executions"].count_documents({}) == 0
+        missing = await client.post(f"{SUITES}/{UNKNOWN_ID}/runs", json={"name": "x"})
+        assert_problem(missing, 404)
+
+    async def test_an_empty_run_stays_queued(self, client: httpx.AsyncClient) -> None:
+        run = await create_run(client)
+        assert run["status"] == "queued"
+        assert counted(run) == {}
+
+
+class TestStatusMachine:
+    async def test_a_run_goes_from_queued_to_running_to_passed(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[c["id"] for c in cases[:2]])
+        first, second = await run_executions(client, run["id"])
+        running = await set_status(client, first["id"], "running", worker="agent-1")
+        assert running["started_at"] is not None
+        assert running["worker"] == "agent-1"
+        now = await get_run(client, run["id"])
+        assert now["status"] == "running"
+        assert now["started_at"] is not None
+        assert counted(now) == {"queued": 1, "running": 1, "total": 2}
+        passed = await set_status(client, first["id"], "passed")
+        assert passed["finished_at"] is not None
+        assert passed["duration_ms"] >= 0
+        await set_status(client, second["id"], "running")
+        await set_status(client, second["id"], "skipped")
+        done = await get_run(client, run["id"])
+        assert done["status"] == "passed"
+        assert counted(done) == {"passed": 1, "skipped": 1, "total": 2}
+        assert done["finished_at"] is not None
+        assert done["duration_ms"] >= 0
+
+    @pytest.mark.parametrize(
+        ("path", "new"),
+        [
+            ([], "passed"),
+            ([], "failed"),
+            ([], "skipped"),
+            (["running"], "queued"),
+            (["running", "passed"], "failed"),
+            (["running", "failed"], "running"),
+            (["cancelled"], "running"),
+            (["running", "error"], "cancelled"),
+        ],
+    )
+    async def test_illegal_transitions_are_409_naming_both_states(
+        self,
+        client: httpx.AsyncClient,
+        cases: list[dict[str, Any]],
+        path: list[str],
+        new: str,
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
+        execution = (await run_executions(client, run["id"]))[0]
+        for status in path:
+            await set_status(client, execution["id"], status)
+        current = path[-1] if path else "queued"
+        response = await client.patch(f"{EXECUTIONS}/{execution['id']}", json={"status": new})
+        body = assert_problem(response, 409)
+        assert current in body["detail"]
+        assert new in body["detail"]
+        after = (await client.get(f"{EXECUTIONS}/{execution['id']}")).json()
+        assert after["status"] == current
+
+    async def test_repeating_a_final_status_answers_it_again(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
+        execution = (await run_executions(client, run["id"]))[0]
+        await set_status(client, execution["id"], "running")
+        first = await set_status(client, execution["id"], "passed")
+        again = await set_status(client, execution["id"], "passed")
+        assert again == first
+        assert counted(await get_run(client, run["id"]))["passed"] == 1
+
+    async def test_a_failure_gets_a_signature(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
+        one, two = await run_executions(client, run["id"])
+        for execution, seconds in [(one, 30000), (two, 5000)]:
+            await set_status(client, execution["id"], "running")
+            failed = await set_status(
+                client,
+                execution["id"],
+                "failed",
+                error={"message": f"Timeout {seconds}ms exceeded", "type": "TimeoutError"},
+            )
+            assert failed["error"]["signature"]
+        first = (await client.get(f"{EXECUTIONS}/{one['id']}")).json()
+        second = (await client.get(f"{EXECUTIONS}/{two['id']}")).json()
+        assert first["error"]["signature"] == second["error"]["signature"]
+        done = await get_run(client, run["id"])
+        assert done["status"] == "failed"
+        grouped = await client.get(EXECUTIONS, params={"signature": first["error"]["signature"]})
+        assert grouped.json()["total"] == 2
+
+    async def test_a_passed_execution_has_no_error(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"]])
+        execution = (await run_executions(client, run["id"]))[0]
+        await set_status(client, execution["id"], "running")
+        response = await client.patch(
+            f"{EXECUTIONS}/{execution['id']}",
+            json={"status": "passed", "error": {"message": "boom"}},
+        )
+        assert_invalid(response, "body.error")
+
+    async def test_a_retry_that_passes_does_not_fail_the_run(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
+        first, other = await run_executions(client, run["id"])
+        await set_status(client, first["id"], "running")
+        await set_status(client, first["id"], "failed", error={"message": "flaky"})
+        retry = await client.post(
+            EXECUTIONS, json={"run_id": run["id"], "test_case_id": first["test_case_id"]}
+        )
+        assert retry.status_code == 201, retry.text
+        assert retry.json()["attempt"] == 2
+        await set_status(client, retry.json()["id"], "running")
+        await set_status(client, retry.json()["id"], "passed")
+        await set_status(client, other["id"], "running")
+        await set_status(client, other["id"], "passed")
+        done = await get_run(client, run["id"])
+        assert done["status"] == "passed"
+        assert counted(done) == {"failed": 1, "passed": 2, "total": 3}
+
+    async def test_a_failed_latest_attempt_fails_the_run(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"]])
+        (execution,) = await run_executions(client, run["id"])
+        await set_status(client, execution["id"], "running")
+        await set_status(client, execution["id"], "error", error={"message": "driver died"})
+        done = await get_run(client, run["id"])
+        assert done["status"] == "failed"
+        late = await client.post(
+            EXECUTIONS, json={"run_id": run["id"], "test_case_id": execution["test_case_id"]}
+        )
+        assert_problem(late, 409)
+
+
+class TestSteps:
+    async def test_step_results_are_written_together_and_replace_earlier_ones(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"]])
+        (execution,) = await run_executions(client, run["id"])
+        first, second = (step["step_id"] for step in execution["steps"])
+        url = f"{EXECUTIONS}/{execution['id']}/steps"
+        response = await client.post(
+            url,
+            json={
+                "steps": [
+                    {"step_id": first, "status": "passed", "duration_ms": 120},
+                    {"step_id": second, "status": "failed", "error": {"message": "no #submit"}},
+                ]
+            },
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["status"] == "running"  # its first step result started it
+        assert [s["status"] for s in body["steps"]] == ["passed", "failed"]
+        assert body["steps"][0]["duration_ms"] == 120
+        assert body["steps"][1]["error"]["signature"]
+        assert body["steps"][1]["action"] == "click"
+        again = await client.post(url, json={"steps": [{"step_id": second, "status": "passed"}]})
+        assert [s["status"] for s in again.json()["steps"]] == ["passed", "passed"]
+        assert again.json()["steps"][1]["error"] is None
+        assert counted(await get_run(client, run["id"])) == {"running": 1, "total": 1}
+
+    async def test_an_unknown_step_is_422_and_nothing_is_written(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"]])
+        (execution,) = await run_executions(client, run["id"])
+        known = execution["steps"][0]["step_id"]
+        response = await client.post(
+            f"{EXECUTIONS}/{execution['id']}/steps",
+            json={
+                "steps": [
+                    {"step_id": known, "status": "passed"},
+                    {"step_id": "nope", "status": "passed"},
+                ]
+            },
+        )
+        body = assert_invalid(response, "body.steps.1.step_id")
+        assert "nope" in body["detail"]
+        after = (await client.get(f"{EXECUTIONS}/{execution['id']}")).json()
+        assert after == execution
+
+    async def test_a_finished_execution_takes_no_step_results(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
+        execution = (await run_executions(client, run["id"]))[0]
+        await set_status(client, execution["id"], "cancelled")
+        response = await client.post(
+            f"{EXECUTIONS}/{execution['id']}/steps",
+            json={"steps": [{"step_id": execution["steps"][0]["step_id"], "status": "passed"}]},
+        )
+        assert_problem(response, 409)
+
+
+class TestCancelAndDelete:
+    async def test_cancel_finishes_the_run_and_its_unfinished_executions(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[c["id"] for c in cases[:3]])
+        first, second, _ = await run_executions(client, run["id"])
+        await set_status(client, first["id"], "running")
+        await set_status(client, first["id"], "passed")
+        await set_status(client, second["id"], "running")
+        response = await client.post(f"{RUNS}/{run['id']}/cancel")
+        assert response.status_code == 200, response.text
+        cancelled = response.json()
+        assert cancelled["status"] == "cancelled"
+        assert counted(cancelled) == {"passed": 1, "cancelled": 2, "total": 3}
+        statuses = [e["status"] for e in await run_executions(client, run["id"])]
+        assert statuses == ["passed", "cancelled", "cancelled"]
+        again = await client.post(f"{RUNS}/{run['id']}/cancel")
+        assert_problem(again, 409)
+
+    async def test_delete_removes_the_run_and_its_executions(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]], db: Any
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"]])
+        other = await create_run(client, test_case_ids=[cases[0]["id"]])
+        (execution,) = await run_executions(client, run["id"])
+        await set_status(client, execution["id"], "running")
+        busy = await client.delete(f"{RUNS}/{run['id']}")
+        assert_problem(busy, 409)
+        await client.post(f"{RUNS}/{run['id']}/cancel")
+        assert (await client.delete(f"{RUNS}/{run['id']}")).status_code == 204
+        assert_problem(await client.get(f"{RUNS}/{run['id']}"), 404)
+        assert await db["test_executions"].count_documents({}) == 1
+        assert (await client.get(f"{RUNS}/{other['id']}")).status_code == 200
+
+
+class TestConcurrentReporters:
+    async def test_fifty_reporters_keep_the_counters_exact(self, client: httpx.AsyncClient) -> None:
+        cases = [await create_case(client, f"parallel {n}", steps=[]) for n in range(50)]
+        run = await create_run(client, test_case_ids=[c["id"] for c in cases])
+        executions = await run_executions(client, run["id"])
+        assert len(executions) == 50
+
+        async def report(index: int, execution: dict[str, Any]) -> None:
+            await set_status(client, execution["id"], "running")
+            outcome = "failed" if index % 10 == 0 else "passed"
+            await set_status(client, execution["id"], outcome)
+
+        seen: list[dict[str, Any]] = []
+
+        async def watch() -> None:
+            while True:
+                current = await get_run(client, run["id"])
+                seen.append(current)
+                if current["status"] not in {"queued", "running"}:
+                    return
+                await asyncio.sleep(0)
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.gather(*(report(i, e) for i, e in enumerate(executions)))
+        await asyncio.wait_for(watcher, timeout=120)
+        done = await get_run(client, run["id"])
+        assert done["status"] == "failed"
+        assert counted(done) == {"passed": 45, "failed": 5, "total": 50}
+        for observed in seen:  # every observation adds up
+            counters = observed["counters"]
+            assert sum(v for k, v in counters.items() if k != "total") == counters["total"] == 50
+        finished = {observed["finished_at"] for observed in seen if observed["finished_at"]}
+        assert len(finished) == 1  # it finished once
