@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bson import ObjectId
 
 from tests.api.executions.helpers import (
     EXECUTIONS,
@@ -103,18 +104,19 @@ class TestCreateRun:
         environments: dict[str, dict[str, Any]],
     ) -> None:
         run = await create_run(client, environment_id=environments["staging"]["id"])
-        stored = await db["test_runs"].find_one({"_id": __import__("bson").ObjectId(run["id"])})
+        stored = await db["test_runs"].find_one({"_id": ObjectId(run["id"])})
         assert "staging-s3cr3t" not in repr(stored)
 
     async def test_unknown_references_are_422_and_nothing_is_created(
         self, client: httpx.AsyncClient, cases: list[dict[str, Any]], db: Any
     ) -> None:
-        for body, location in [
+        bodies: list[tuple[dict[str, Any], str]] = [
             ({"suite_id": UNKNOWN_ID}, "body.suite_id"),
             ({"test_case_ids": [cases[0]["id"], UNKNOWN_ID]}, "body.test_case_ids.1"),
             ({"environment_id": UNKNOWN_ID}, "body.environment_id"),
             ({"browser_configuration_id": UNKNOWN_ID}, "body.browser_configuration_id"),
-        ]:
+        ]
+        for body, location in bodies:
             response = await client.post(RUNS, json={"name": "x", **body})
             assert_invalid(response, location)
         assert await db["test_runs"].count_documents({}) == 0
