@@ -89,8 +89,8 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
     meets an unmigrated schema, or the server is at its concurrency limit) and, where there is a
     body, 413 (over the size limit).
 
-    `responses={status: {"model": Problem}}` makes FastAPI also list `application/json`, which the
-    API never sends for an error.
+    `responses={status: {"model": Problem}}` makes FastAPI also list `application/json` (or the
+    route's `response_class` media type), which the API never sends for an error.
     """
     default_openapi = app.openapi
 
@@ -106,7 +106,9 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
                     for status, response in responses.items():
                         content = response.get("content", {})
                         if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE in content:
-                            content.pop("application/json", None)
+                            # Not the route's own media type either (`text/event-stream`).
+                            for media_type in set(content) - {PROBLEM_MEDIA_TYPE}:
+                                del content[media_type]
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -89,6 +89,23 @@ class Settings(BaseSettings):
     graceful_shutdown_timeout_s: int = Field(
         default=5, ge=1, le=600, validation_alias="JBTS_GRACEFUL_SHUTDOWN_TIMEOUT_S"
     )
+    # Live run status (`GET /executions/runs/{id}/events`, api/executions/events.py).
+    events_poll_ms: int = Field(
+        default=500,
+        ge=50,
+        le=60_000,
+        validation_alias="JBTS_EVENTS_POLL_MS",
+        description="Where the database has no change streams: how often an open event stream "
+        "reads its run's version to see whether it changed.",
+    )
+    events_heartbeat_s: float = Field(
+        default=15.0,
+        ge=0.1,
+        le=300.0,
+        validation_alias="JBTS_EVENTS_HEARTBEAT_S",
+        description="An event stream with nothing to say sends a comment this often, so proxies "
+        "and clients keep it open.",
+    )
 
 
 @lru_cache

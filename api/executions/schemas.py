@@ -230,6 +230,42 @@ class RunRead(ReadModel):
     )
 
 
+MAX_EVENT_ERROR_LENGTH = 500
+"""An execution event carries at most this much of its error's message (the execution has all)."""
+
+
+class RunEvent(BaseModel):
+    """The data of a `run` event (`GET /executions/runs/{id}/events`): the run's state."""
+
+    id: ObjectIdStr
+    name: str
+    status: RunStatus
+    counters: CountersRead
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    version: int
+    cancel_requested: bool
+
+
+class ExecutionEvent(BaseModel):
+    """The data of an `execution` event: one execution's state after a change of its status."""
+
+    id: ObjectIdStr
+    test_case_id: ObjectIdStr
+    test_case_name: str
+    attempt: int
+    status: ExecutionStatus
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error_message: str | None = Field(
+        description=f"The first {MAX_EVENT_ERROR_LENGTH} characters of the error's message."
+    )
+    worker: str | None
+    run_seq: int
+
+
 class ExecutionCreate(InputModel):
     """A queued execution of a test case in a run."""
 
