@@ -19,10 +19,11 @@ connection starts with the run's state: the executions after `Last-Event-ID` (if
 
 **What wakes the loop** is the one part that depends on the deployment, and lives here only:
 `run_changes` opens a `RunChanges`, a change stream on the run where the capability probe says
-`change_streams` (`WatchedRun`), else a poll of the run's `version` every `JBTS_EVENTS_POLL_MS`
-(`PolledRun`). Either only wakes the loop, which then reads; a change stream that fails for any
-reason but a lost connection is replaced by polling (logged once per process). The loop's first
-read of the run follows the opening of its `RunChanges`, so no change falls between the two.
+`change_streams` (`WatchedRun`, at most `MAX_WATCHED` at once per process), else a poll of the
+run's `version` every `JBTS_EVENTS_POLL_MS` (`PolledRun`). Either only wakes the loop, which then
+reads; a change stream that fails for any reason but a lost connection is replaced by polling
+(logged once per process). The loop's first read of the run follows the opening of its
+`RunChanges`, so no change falls between the two.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ EVENT_BATCH = 200
 RUN_SEQ_INDEX = "run_seq"  # test_executions {run_id, run_seq} (m0006)
 MAX_AWAIT_MS = 1000
 """The longest a change stream's `getMore` waits on the server before the loop looks again."""
+MAX_WATCHED = 25
+"""Change streams open at once in this process; further streams poll. A change stream holds a
+pooled connection through each `getMore` (PyMongo's pool has 100 by default): without a bound,
+enough open streams would leave requests waiting for a connection."""
 LAST_EVENT_ID = "header.Last-Event-ID"
 
 
@@ -77,7 +82,7 @@ class EventId:
     @classmethod
     def parse(cls, text: str) -> EventId:
         """ValueError unless `text` is an id this stream sends."""
-        if not _EVENT_ID.match(text):
+        if not _EVENT_ID.fullmatch(text):
             raise ValueError(f"{text!r} is not an event id of this stream ('17' or '17:<id>')")
         seq, _, execution = text.partition(":")
         return cls(int(seq), ObjectId(execution) if execution else None)
@@ -348,6 +353,7 @@ def _moves_past(change: Mapping[str, Any], seen: int) -> bool:
 
 
 _fallback_logged = False
+_watched = 0
 
 
 def _polling_instead(exc: BaseException) -> None:
@@ -369,16 +375,23 @@ async def run_changes(
     run_id: PydanticObjectId, *, change_streams: bool, poll_interval: float
 ) -> AsyncIterator[RunChanges]:
     """What wakes the loop for this run: a change stream where the deployment has them, else
-    polling. Closed on exit, even when the stream's task is being cancelled."""
-    changes: RunChanges
-    if change_streams:
-        changes = await WatchedRun.open(run_id, poll_interval=poll_interval)
-    else:
-        changes = PolledRun(run_id, interval=poll_interval)
+    polling (also beyond `MAX_WATCHED` change streams). Closed on exit, even when the stream's task
+    is being cancelled."""
+    global _watched  # change streams of this process: a slot is taken before one is opened
+    reserved = change_streams and _watched < MAX_WATCHED
+    _watched += reserved
     try:
-        yield changes
+        changes: RunChanges
+        if reserved:
+            changes = await WatchedRun.open(run_id, poll_interval=poll_interval)
+        else:
+            changes = PolledRun(run_id, interval=poll_interval)
+        try:
+            yield changes
+        finally:
+            await asyncio.shield(changes.aclose())
     finally:
-        await asyncio.shield(changes.aclose())
+        _watched -= reserved
 
 
 async def stream(
