@@ -115,24 +115,15 @@ async def cancel_run(id: ObjectIdPath, response: Response) -> RunRead:
     return run_read(await run_service.cancel_run(id=id), response)
 
 
-@router.post(
-    "/runs/{id:item}/recount",
-    responses={
-        **problem_responses(404),
-        202: {
-            "model": RunRead,
-            "description": "Changes are being written: the counters are recounted when the "
-            "last of them closes (`recount_needed` is true until then).",
-        },
-    },
-)
+@router.post("/runs/{id:item}/recount", responses=problem_responses(404))
 async def recount_run(id: ObjectIdPath, response: Response) -> RunRead:
     """Recount the run's counters from its executions (a repair: they are kept exact anyway),
-    and finish the run if none of its executions is left to run."""
-    run = await run_service.recount_run(id=id)
-    if run.recount_needed:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return run_read(run, response)
+    and finish the run if none of its executions is left to run.
+
+    While changes are being written to the run, the recount is left to the last of them to
+    close: the answer then has `recount_needed: true`.
+    """
+    return run_read(await run_service.recount_run(id=id), response)
 
 
 # -- executions -----------------------------------------------------------------------------------
