@@ -1,0 +1,1 @@
+"""Execution tracking: runs, executions, step results, live status, imports."""
