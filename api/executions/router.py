@@ -20,7 +20,7 @@ from api.executions.schemas import (
     StepResults,
 )
 from api.idempotency.routes import IdempotentRoute
-from api.query import Page
+from api.query import CursorPage
 from api.query.fields import partial_model
 from documents.executions import TestExecution, TestRun
 
@@ -51,10 +51,14 @@ def _execution(execution: TestExecution) -> ExecutionRead:
 
 
 @router.get("/runs", response_model_exclude_unset=True)
-async def list_runs(params: Annotated[RunListParams, Query()]) -> Page[RunItem]:  # type: ignore[valid-type]
-    """List test runs, filtered, sorted and paginated."""
+async def list_runs(
+    params: Annotated[RunListParams, Query()],
+) -> CursorPage[RunItem]:  # type: ignore[valid-type]
+    """List test runs, filtered, sorted and paginated: by `page`, or by `cursor` (pass the
+    `next_cursor` of a page to get the next one; a walk by cursor stays correct while runs are
+    created)."""
     raw = await run_service.list_runs(params=params)
-    return raw.to_page(RunItem)
+    return raw.to_cursor_page(RunItem)
 
 
 @router.post(
@@ -132,11 +136,12 @@ async def recount_run(id: ObjectIdPath, response: Response) -> RunRead:
 @router.get("", response_model_exclude_unset=True)
 async def list_executions(
     params: Annotated[ExecutionListParams, Query()],
-) -> Page[ExecutionItem]:  # type: ignore[valid-type]
+) -> CursorPage[ExecutionItem]:  # type: ignore[valid-type]
     """List executions, filtered (by run, case, status, attempt, error signature, start time),
-    sorted and paginated."""
+    sorted and paginated: by `page`, or by `cursor` (pass the `next_cursor` of a page to get the
+    next one; a walk by cursor stays correct while executions are added)."""
     raw = await execution_service.list_executions(params=params)
-    return raw.to_page(ExecutionItem)
+    return raw.to_cursor_page(ExecutionItem)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 415))
