@@ -549,6 +549,6 @@ class TestFallbackScore:
         collection = db["scored"]
         await collection.insert_many([{"name": "login page"}, {"name": "logout"}])
         score = fallback_score("login", TextIndex(weights={"name": 3}), ucp=False)
-        pipeline = [{"$addFields": {"score": score}}, {"$sort": {"name": 1}}]
+        pipeline: list[dict[str, Any]] = [{"$addFields": {"score": score}}, {"$sort": {"name": 1}}]
         scored = await (await collection.aggregate(pipeline)).to_list()
         assert [(doc["name"], doc["score"]) for doc in scored] == [("login page", 3), ("logout", 0)]
