@@ -16,6 +16,7 @@ from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.executions.router import router as executions_router
 from api.health.router import router as health_router
+from api.query import cursor
 from api.schema_gate import SchemaGate
 from api.settings import Settings, get_settings
 from api.suites.router import router as suites_router
@@ -53,9 +54,11 @@ def create_app(
         )
         await database.init()
         app.state.database = database
+        previous_secret = cursor.use_secret(settings.cursor_secret.get_secret_value())
         try:
             yield
         finally:
+            cursor.use_secret(previous_secret)
             await database.close()
 
     app = FastAPI(

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from api.executions.schemas import MAX_ATTEMPT, Branch, Commit, ExecutionRead, RunRead
-from api.query import AnyOf, CommaList, Equals, From, ListParams, To
+from api.query import AnyOf, CommaList, CursorListParams, Equals, From, To
 from api.query.filters import CreatedFrom, CreatedTo, Moment
 from api.query.listing import selectable
 from api.schemas import ObjectIdInput
@@ -19,7 +19,7 @@ class RunSortField(StrEnum):
     DURATION_MS = "duration_ms"
 
 
-class RunListParams(ListParams):
+class RunListParams(CursorListParams):
     selectable_fields: ClassVar[frozenset[str]] = selectable(RunRead)
 
     sort_by: RunSortField = Field(default=RunSortField.CREATED_AT, description="Sort field.")
@@ -62,7 +62,7 @@ class ExecutionSortField(StrEnum):
     DURATION_MS = "duration_ms"
 
 
-class ExecutionListParams(ListParams):
+class ExecutionListParams(CursorListParams):
     selectable_fields: ClassVar[frozenset[str]] = selectable(ExecutionRead)
 
     sort_by: ExecutionSortField = Field(

@@ -28,7 +28,7 @@ from api.executions.schemas import (
     StepResults,
 )
 from api.idempotency.routes import IdempotentRoute
-from api.query import Page
+from api.query import CursorPage
 from api.query.fields import partial_model
 from documents.executions import TestExecution, TestRun
 
@@ -61,10 +61,14 @@ def _execution(execution: TestExecution) -> ExecutionRead:
 
 
 @router.get("/runs", response_model_exclude_unset=True)
-async def list_runs(params: Annotated[RunListParams, Query()]) -> Page[RunItem]:  # type: ignore[valid-type]
-    """List test runs, filtered, sorted and paginated."""
+async def list_runs(
+    params: Annotated[RunListParams, Query()],
+) -> CursorPage[RunItem]:  # type: ignore[valid-type]
+    """List test runs, filtered, sorted and paginated: by `page`, or by `cursor` (pass the
+    `next_cursor` of a page to get the next one; a walk by cursor stays correct while runs are
+    created)."""
     raw = await run_service.list_runs(params=params)
-    return raw.to_page(RunItem)
+    return raw.to_cursor_page(RunItem)
 
 
 @router.post(
@@ -125,24 +129,15 @@ async def cancel_run(id: ObjectIdPath, response: Response) -> RunRead:
     return run_read(await run_service.cancel_run(id=id), response)
 
 
-@router.post(
-    "/runs/{id:item}/recount",
-    responses={
-        **problem_responses(404),
-        202: {
-            "model": RunRead,
-            "description": "Changes are being written: the counters are recounted when the "
-            "last of them closes (`recount_needed` is true until then).",
-        },
-    },
-)
+@router.post("/runs/{id:item}/recount", responses=problem_responses(404))
 async def recount_run(id: ObjectIdPath, response: Response) -> RunRead:
     """Recount the run's counters from its executions (a repair: they are kept exact anyway),
-    and finish the run if none of its executions is left to run."""
-    run = await run_service.recount_run(id=id)
-    if run.recount_needed:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return run_read(run, response)
+    and finish the run if none of its executions is left to run.
+
+    While changes are being written to the run, the recount is left to the last of them to
+    close: the answer then has `recount_needed: true`.
+    """
+    return run_read(await run_service.recount_run(id=id), response)
 
 
 RETRY_MS = 2000
@@ -279,11 +274,12 @@ async def _encoded(
 @router.get("", response_model_exclude_unset=True)
 async def list_executions(
     params: Annotated[ExecutionListParams, Query()],
-) -> Page[ExecutionItem]:  # type: ignore[valid-type]
+) -> CursorPage[ExecutionItem]:  # type: ignore[valid-type]
     """List executions, filtered (by run, case, status, attempt, error signature, start time),
-    sorted and paginated."""
+    sorted and paginated: by `page`, or by `cursor` (pass the `next_cursor` of a page to get the
+    next one; a walk by cursor stays correct while executions are added)."""
     raw = await execution_service.list_executions(params=params)
-    return raw.to_page(ExecutionItem)
+    return raw.to_cursor_page(ExecutionItem)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 415))

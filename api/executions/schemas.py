@@ -54,6 +54,11 @@ BuildUrl = Annotated[
 Person = Annotated[str, Field(min_length=1, max_length=200, examples=["alice"])]
 
 
+def check_time_order(started_at: datetime | None, finished_at: datetime | None) -> None:
+    if started_at is not None and finished_at is not None and finished_at < started_at:
+        raise ValueError("finished_at is before started_at")
+
+
 class ErrorInput(InputModel):
     """A failure as a runner reports it. Without `signature`, one is computed from the message."""
 
@@ -308,6 +313,11 @@ class ExecutionUpdate(InputModel):
         default=None, description="Default: `finished_at - started_at`."
     )
 
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        check_time_order(self.started_at, self.finished_at)
+        return self
+
 
 class StepResultInput(InputModel):
     """The result of one step; reporting a step again replaces its result."""
@@ -322,6 +332,11 @@ class StepResultInput(InputModel):
     screenshot_ids: list[ObjectIdInput] = Field(
         default_factory=list, max_length=MAX_SCREENSHOTS_PER_STEP
     )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        check_time_order(self.started_at, self.finished_at)
+        return self
 
 
 class StepResults(InputModel):
