@@ -61,7 +61,7 @@ EVENT_ID_PATTERN = r"^[0-9]{1,18}(:[0-9a-f]{24})?$"
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 EVENT_BATCH = 200
 """Executions read per query while catching up (a cancel stamps a whole run with one `run_seq`)."""
-RUN_SEQ_INDEX = "run_seq"  # test_executions {run_id, run_seq} (m0006)
+RUN_SEQ_INDEX = "run_seq"  # test_executions {run_id, run_seq, _id} (m0006): no sort in memory
 MAX_AWAIT_MS = 1000
 """The longest a change stream's `getMore` waits on the server before the loop looks again."""
 MAX_WATCHED = 25
