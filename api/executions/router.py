@@ -7,10 +7,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
+from api.executions import bulk as bulk_service
 from api.executions import runs as run_service
 from api.executions import service as execution_service
 from api.executions.params import ExecutionListParams, RunListParams
 from api.executions.schemas import (
+    BulkResults,
     ExecutionCreate,
     ExecutionRead,
     ExecutionUpdate,
@@ -20,7 +22,7 @@ from api.executions.schemas import (
     StepResults,
 )
 from api.idempotency.routes import IdempotentRoute
-from api.query import Page
+from api.query import BulkResponse, Page
 from api.query.fields import partial_model
 from documents.executions import TestExecution, TestRun
 
@@ -160,6 +162,28 @@ async def create_execution(
     execution = await execution_service.create_execution(data=data)
     response.headers["Location"] = request.url_for("get_execution", id=str(execution.id)).path
     return _execution(execution)
+
+
+@router.post("/bulk", response_model_exclude_none=True, responses=problem_responses(415))
+async def report_results(data: BulkResults) -> BulkResponse:
+    """Report up to 1,000 results (of any runs) at once, written unordered in batches.
+
+    A result names its run, its test case (`test_case_id`, or the case's `automation_key`) and
+    its `attempt` (default 1). Idempotent per run + case + attempt: where that execution exists
+    (queued when the run was created, or reported before) the result updates it, following the
+    status machine (a queued execution may go straight to a final status); otherwise it is
+    created with a snapshot of the case. A result that repeats what the execution already says
+    is `unchanged` and writes nothing, so a request sent twice creates and counts nothing twice.
+
+    Every result gets an outcome at its index (`created`, `updated`, `unchanged` or `failed`
+    with a problem); a failing one never stops the others: an unknown run, case or key, or both
+    or neither of `test_case_id` and `automation_key` (422), an attempt named twice in one
+    request (422 for the later), a change the status machine refuses or a finished run (409).
+    The runs' counters and statuses follow; a run whose executions are all final finishes. If
+    the database fails midway, the results already written keep their outcome and the rest fail
+    with 503, saying whether they may have been written (then `id` names the execution to read).
+    """
+    return await bulk_service.report_results(results=data.results)
 
 
 @router.get("/{id:item}", responses=_READ)

@@ -227,6 +227,39 @@ async def write_everything(api: Api) -> None:
     await api.write("PATCH", f"{EXECUTIONS}/{{id}}", failure, id=execution["id"])
     await api.write("POST", f"{RUNS}/{{id}}/cancel", id=suite_run["id"])
     await api.write("POST", f"{RUNS}/{{id}}/recount", id=full_run["id"])
+    at = {"started_at": "2025-06-01T09:00:00Z", "finished_at": "2025-06-01T09:00:01Z"}
+    full_error = {"message": "Timeout", "type": "TimeoutError", "stack": "at x", "signature": "t"}
+    step_result = {
+        **at,
+        "step_id": full_case["steps"][0]["id"],
+        "status": "failed",
+        "duration_ms": 3,
+        "error": full_error,
+        "actual_value": "/login",
+        "screenshot_ids": [],
+    }
+    results = [
+        {"run_id": full_run["id"], "test_case_id": case["id"], "status": "passed"},
+        {
+            **at,
+            "run_id": full_run["id"],
+            "automation_key": "com.example.LoginTest.testValidLogin",  # t-bulk-full's
+            "attempt": 2,
+            "status": "failed",
+            "duration_ms": 1000,
+            "worker": "ci-7",
+            "error": full_error,
+        },
+        {
+            "run_id": full_run["id"],
+            "test_case_id": full_case["id"],
+            "status": "error",
+            "error": {"message": "crashed"},
+            "steps": [step_result],
+        },
+    ]
+    reported = await api.write("POST", f"{EXECUTIONS}/bulk", {"results": results})
+    assert reported["failed"] == 0, reported
     await api.create_and_delete(RUNS, {"name": "x"})
 
 
