@@ -34,6 +34,8 @@ ObjectIdStr = Annotated[
 
 
 def _hex_object_id(value: Any) -> Any:
+    if value is None:  # PydanticObjectId would make a new id of it
+        raise ValueError("expected an ObjectId (24 hexadecimal digits), got null")
     if isinstance(value, str) and not ObjectId.is_valid(value):
         raise ValueError(f"{value!r} is not an ObjectId (24 hexadecimal digits)")
     return value

@@ -375,6 +375,12 @@ class TestFailures:
         result = {"run_id": UNKNOWN_ID, "test_case_id": cases[0]["id"], "status": "queued"}
         assert_invalid(await client.post(BULK, json={"results": [result]}), "body.results.0.status")
         assert_invalid(await client.post(BULK, json={"results": []}), "body.results")
+        null_screenshot = {**result, "status": "passed"}
+        null_screenshot["steps"] = [{"step_id": "a", "status": "passed", "screenshot_ids": [None]}]
+        assert_invalid(
+            await client.post(BULK, json={"results": [null_screenshot]}),
+            "body.results.0.steps.0.screenshot_ids.0",
+        )
         many = [
             {**result, "status": "passed", "attempt": 1 + n % 100}
             for n in range(MAX_BULK_ITEMS + 1)
