@@ -56,6 +56,16 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+def _json_date_time(value: Any) -> Any:
+    """A date-time in a body is a string: a number would be read as a Unix time."""
+    if isinstance(value, int | float):
+        raise ValueError("expected an ISO 8601 date-time string, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_json_date_time)]
+"""A point in time in a request body: an ISO 8601 string, never a number."""
+
 JsonInteger = BeforeValidator(_json_number)
 """Makes an `int` in a request body a JSON number with no fraction (`5` or `5.0`), nothing else.
 

@@ -15,6 +15,7 @@ from api.schemas import (
     ObjectIdInput,
     ObjectIdStr,
     ReadModel,
+    Timestamp,
     UpdateModel,
     unique_in_order,
 )
@@ -267,8 +268,8 @@ class ExecutionUpdate(InputModel):
     status: ExecutionStatus
     worker: Worker | None = None
     error: ErrorInput | None = None
-    started_at: datetime | None = Field(default=None, description="Default: when it started.")
-    finished_at: datetime | None = Field(default=None, description="Default: when it finished.")
+    started_at: Timestamp | None = Field(default=None, description="Default: when it started.")
+    finished_at: Timestamp | None = Field(default=None, description="Default: when it finished.")
     duration_ms: DurationMs | None = Field(
         default=None, description="Default: `finished_at - started_at`."
     )
@@ -279,8 +280,8 @@ class StepResultInput(InputModel):
 
     step_id: str = Field(min_length=1, max_length=64, examples=["a1b2c3d4e5f6"])
     status: StepStatus
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
     duration_ms: DurationMs | None = None
     error: ErrorInput | None = None
     actual_value: str | None = Field(default=None, max_length=10_000)
@@ -358,8 +359,8 @@ class ResultInput(InputModel):
     automation_key: AutomationKey | None = None
     attempt: Attempt = 1
     status: ResultStatus
-    started_at: datetime | None = Field(default=None, description="Default: when it started.")
-    finished_at: datetime | None = Field(
+    started_at: Timestamp | None = Field(default=None, description="Default: when it started.")
+    finished_at: Timestamp | None = Field(
         default=None, description="Default: now, for a final status."
     )
     duration_ms: DurationMs | None = Field(
@@ -462,3 +463,4 @@ class ExecutionRead(ReadModel):
     run_seq: int = Field(
         ge=1, description="The run's `version` when this execution last changed status."
     )
+

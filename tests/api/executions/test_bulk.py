@@ -381,6 +381,10 @@ class TestFailures:
             await client.post(BULK, json={"results": [null_screenshot]}),
             "body.results.0.steps.0.screenshot_ids.0",
         )
+        unix_time = {**result, "status": "passed", "finished_at": 0}
+        assert_invalid(
+            await client.post(BULK, json={"results": [unix_time]}), "body.results.0.finished_at"
+        )
         many = [
             {**result, "status": "passed", "attempt": 1 + n % 100}
             for n in range(MAX_BULK_ITEMS + 1)
