@@ -464,3 +464,71 @@ class ExecutionRead(ReadModel):
         ge=1, description="The run's `version` when this execution last changed status."
     )
 
+
+class ImportedCounts(BaseModel):
+    """How many of the report's testcases had each status."""
+
+    passed: int
+    failed: int
+    error: int
+    skipped: int
+
+
+class ImportRead(BaseModel):
+    """What a JUnit import made: the run (finished, its counters filled) and how the report's
+    testcases found their test cases."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "run": {
+                        "id": "6650f1c2a7b4e3d2c1b0a998",
+                        "created_at": "2026-11-30T09:20:00Z",
+                        "updated_at": "2026-11-30T09:20:01Z",
+                        "name": "pytest tests",
+                        "suite_id": None,
+                        "trigger": "import",
+                        "status": "failed",
+                        "browser_configuration_id": None,
+                        "environment_id": None,
+                        "browser_configuration": None,
+                        "environment": None,
+                        "started_at": "2026-11-30T09:15:00Z",
+                        "finished_at": "2026-11-30T09:15:03.412Z",
+                        "duration_ms": 3412,
+                        "counters": {
+                            "queued": 0,
+                            "running": 0,
+                            "passed": 3,
+                            "failed": 1,
+                            "error": 1,
+                            "skipped": 2,
+                            "cancelled": 0,
+                            "total": 7,
+                        },
+                        "build_url": "https://ci.example.com/job/42",
+                        "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                        "branch": "main",
+                        "requested_by": None,
+                        "version": 5,
+                        "cancel_requested": False,
+                        "recount_needed": False,
+                    },
+                    "testcases": 7,
+                    "cases_created": 2,
+                    "cases_found": 5,
+                    "executions": {"passed": 3, "failed": 1, "error": 1, "skipped": 2},
+                }
+            ]
+        }
+    )
+
+    run: RunRead
+    testcases: int = Field(description="The report's testcases: one execution each.")
+    cases_created: int = Field(
+        description="Test cases created for automation keys no case had (active, tagged "
+        "`imported`, no steps)."
+    )
+    cases_found: int = Field(description="Existing test cases found by automation key.")
+    executions: ImportedCounts

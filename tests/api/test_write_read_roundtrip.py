@@ -11,6 +11,7 @@ route has to be added here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +36,11 @@ SUITES = f"{API}/suites"
 TEMPLATES = f"{API}/templates"
 RUNS = f"{API}/executions/runs"
 EXECUTIONS = f"{API}/executions"
+IMPORT = f"{RUNS}/import"
+JUNIT_REPORTS = [
+    (Path(__file__).parent.parent / "fixtures" / "junit" / name).read_bytes()
+    for name in ("pytest.xml", "surefire.xml")
+]
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 STEPS = f"{TESTS}/{{id}}/steps"
 SUITE_TESTS = f"{SUITES}/{{id}}/tests"
@@ -90,6 +96,16 @@ class Api:
         response = await self.client.request(method, template.format(**path), json=body)
         assert response.status_code < 300, (method, template, body, response.text)
         return response.json() if response.content else {}
+
+    async def import_report(self, data: bytes) -> dict[str, Any]:
+        """A JUnit XML report through `POST /executions/runs/import` (an XML body)."""
+        self.used.add(("POST", IMPORT))
+        response = await self.client.post(
+            IMPORT, content=data, headers={"Content-Type": "application/xml"}
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
     async def create_and_delete(self, collection: str, body: dict[str, Any]) -> None:
         created = await self.write("POST", collection, body)
@@ -260,6 +276,8 @@ async def write_everything(api: Api) -> None:
     ]
     reported = await api.write("POST", f"{EXECUTIONS}/bulk", {"results": results})
     assert reported["failed"] == 0, reported
+    for junit_report in JUNIT_REPORTS:
+        await api.import_report(junit_report)
     await api.create_and_delete(RUNS, {"name": "x"})
 
 
