@@ -2,8 +2,10 @@
 
 - `BodySizeLimit` refuses a body over `JBTS_MAX_BODY_BYTES` with a 413 while it streams in: a
   declared `Content-Length` over the limit before anything is read, a chunked body as soon as the
-  bytes received pass the limit. Nothing is parsed or buffered here, so a large body never sits in
-  memory, and a refused request never reaches a route (nothing is written).
+  bytes received pass the limit. A path that takes files has a limit of its own
+  (`JBTS_MAX_IMPORT_BYTES` for JUnit imports), larger or smaller. Nothing is parsed or buffered
+  here, so a large body never sits in memory, and a refused request never reaches a route
+  (nothing is written).
 - CORS for the origins in `JBTS_CORS_ORIGINS` (none by default: CORS off).
 
 `add_edge_middleware` installs both; CORS is the outermost layer, so every answer of the app,
@@ -12,6 +14,7 @@ a 413 included, carries the CORS headers an allowed origin needs to read it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from fastapi import FastAPI
@@ -34,9 +37,14 @@ CORS_REQUEST_HEADERS = (
 CORS_EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", "Idempotent-Replayed")
 
 
-def add_edge_middleware(app: FastAPI, settings: Settings) -> None:
-    """The body limit, then CORS around it. Call last in `create_app`: CORS must be outermost."""
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+def add_edge_middleware(
+    app: FastAPI, settings: Settings, *, path_limits: Mapping[str, int] | None = None
+) -> None:
+    """The body limit (`path_limits`: the limit of these exact paths instead), then CORS around
+    it. Call last in `create_app`: CORS must be outermost."""
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, path_limits=path_limits or {}
+    )
     if settings.cors_origins:
         app.add_middleware(
             ProblemCORSMiddleware,
@@ -52,19 +60,24 @@ class _BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    """A pure ASGI middleware: 413 for a request body larger than `max_bytes`."""
+    """A pure ASGI middleware: 413 for a request body larger than `max_bytes`, or than the
+    path's own limit in `path_limits`."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(scope, receive, send, max_bytes=max_bytes)
             return
 
         received = 0
@@ -76,7 +89,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     exceeded = True
                     raise _BodyTooLarge
             return message
@@ -95,11 +108,11 @@ class BodySizeLimit:
             if not exceeded:
                 raise
         if exceeded and not response_started:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes=max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, *, max_bytes: int) -> None:
         problem = PayloadTooLarge(
-            f"the request body is larger than the limit of {self.max_bytes} bytes"
+            f"the request body is larger than the limit of {max_bytes} bytes"
         ).to_problem(scope["path"])
         # Closing the connection spares the server reading (and discarding) the rest of the body.
         response = problem_response(problem, headers={"Connection": "close"})

@@ -14,6 +14,8 @@ from api.database.connection import Database
 from api.docs import install_docs
 from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from api.executions.router import IMPORT_PATH
+from api.executions.router import imports as imports_router
 from api.executions.router import router as executions_router
 from api.health.router import router as health_router
 from api.query import cursor
@@ -78,11 +80,15 @@ def create_app(
     api.include_router(suites_router)
     api.include_router(templates_router)
     api.include_router(executions_router)
+    api.include_router(imports_router)
     app.include_router(api)
     app.include_router(health_router)
     install_docs(app)
     _document_problems_only_as_problem_json(app)
-    add_edge_middleware(app, settings)  # last: CORS must wrap every other middleware
+    # Last: CORS must wrap every other middleware.
+    add_edge_middleware(
+        app, settings, path_limits={API_PREFIX + IMPORT_PATH: settings.max_import_bytes}
+    )
     return app
 
 

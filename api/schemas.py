@@ -34,6 +34,8 @@ ObjectIdStr = Annotated[
 
 
 def _hex_object_id(value: Any) -> Any:
+    if value is None:  # PydanticObjectId would make a new id of it
+        raise ValueError("expected an ObjectId (24 hexadecimal digits), got null")
     if isinstance(value, str) and not ObjectId.is_valid(value):
         raise ValueError(f"{value!r} is not an ObjectId (24 hexadecimal digits)")
     return value
@@ -53,6 +55,16 @@ def _json_number(value: Any) -> Any:
         raise ValueError("Input should be a valid integer")
     return value
 
+
+def _json_date_time(value: Any) -> Any:
+    """A date-time in a body is a string: a number would be read as a Unix time."""
+    if isinstance(value, int | float):
+        raise ValueError("expected an ISO 8601 date-time string, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_json_date_time)]
+"""A point in time in a request body: an ISO 8601 string, never a number."""
 
 JsonInteger = BeforeValidator(_json_number)
 """Makes an `int` in a request body a JSON number with no fraction (`5` or `5.0`), nothing else.

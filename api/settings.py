@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=5 * MIB, ge=1024, le=1024 * MIB, validation_alias="JBTS_MAX_BODY_BYTES"
     )
+    max_import_bytes: int = Field(
+        default=20 * MIB,
+        ge=1024,
+        le=1024 * MIB,
+        validation_alias="JBTS_MAX_IMPORT_BYTES",
+        description="The largest JUnit XML report `POST /executions/runs/import` takes (the "
+        "body limit there, instead of JBTS_MAX_BODY_BYTES).",
+    )
     cors_origins: Origins = Field(default=(), validation_alias="JBTS_CORS_ORIGINS")
     limit_concurrency: int = Field(
         default=1000, ge=1, le=100_000, validation_alias="JBTS_LIMIT_CONCURRENCY"

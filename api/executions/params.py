@@ -3,13 +3,21 @@
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from api.executions.schemas import MAX_ATTEMPT, Branch, Commit, ExecutionRead, RunRead
+from api.executions.schemas import (
+    MAX_ATTEMPT,
+    Branch,
+    BuildUrl,
+    Commit,
+    ExecutionRead,
+    Person,
+    RunRead,
+)
 from api.query import AnyOf, CommaList, CursorListParams, Equals, From, To
 from api.query.filters import CreatedFrom, CreatedTo, Moment
 from api.query.listing import selectable
-from api.schemas import ObjectIdInput
+from api.schemas import Name, ObjectIdInput
 from documents.executions import ExecutionStatus, RunStatus, RunTrigger
 
 
@@ -97,3 +105,22 @@ class ExecutionListParams(CursorListParams):
     started_to: Annotated[
         Moment | None, To("started_at"), Field(description="Started at or before (ISO 8601).")
     ] = None
+
+
+class ImportParams(BaseModel):
+    """What an imported run is called and where it comes from (query parameters); unknown
+    parameters are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name | None = Field(
+        default=None,
+        description="The run's name. Default: the report's name, else `JUnit import`.",
+    )
+    suite_id: ObjectIdInput | None = Field(
+        default=None, description="The suite the run belongs to (its reports count it)."
+    )
+    branch: Branch | None = None
+    commit: Commit | None = None
+    build_url: BuildUrl | None = None
+    requested_by: Person | None = None

@@ -114,7 +114,7 @@ async def _environment(
     return None
 
 
-async def _cases_by_id(ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, TestCase]:
+async def cases_by_id(ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, TestCase]:
     """The test cases with these ids, read in batches (each a bounded `$in`)."""
     found: dict[PydanticObjectId, TestCase] = {}
     for start in range(0, len(ids), BULK_WRITE_BATCH):
@@ -132,7 +132,7 @@ async def _run_cases(
     exist, 422 listing those that do not)."""
     suite_ids = list(suite.test_case_ids) if suite is not None else []
     wanted = list(dict.fromkeys([*suite_ids, *requested]))
-    cases = await _cases_by_id(wanted)
+    cases = await cases_by_id(wanted)
     missing = [
         ProblemFieldError(
             location=f"body.test_case_ids.{index}", message=f"test case {id} does not exist"

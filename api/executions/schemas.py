@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
+from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
 from api.schemas import (
     InputModel,
     JsonInteger,
@@ -14,10 +15,11 @@ from api.schemas import (
     ObjectIdInput,
     ObjectIdStr,
     ReadModel,
+    Timestamp,
     UpdateModel,
     unique_in_order,
 )
-from api.test_defs.schemas import StepRead
+from api.test_defs.schemas import AutomationKey, StepRead
 from documents.executions import ExecutionStatus, RunStatus, RunTrigger, StepStatus
 from documents.test_defs import StepAction
 
@@ -307,8 +309,8 @@ class ExecutionUpdate(InputModel):
     status: ExecutionStatus
     worker: Worker | None = None
     error: ErrorInput | None = None
-    started_at: datetime | None = Field(default=None, description="Default: when it started.")
-    finished_at: datetime | None = Field(default=None, description="Default: when it finished.")
+    started_at: Timestamp | None = Field(default=None, description="Default: when it started.")
+    finished_at: Timestamp | None = Field(default=None, description="Default: when it finished.")
     duration_ms: DurationMs | None = Field(
         default=None, description="Default: `finished_at - started_at`."
     )
@@ -324,8 +326,8 @@ class StepResultInput(InputModel):
 
     step_id: str = Field(min_length=1, max_length=64, examples=["a1b2c3d4e5f6"])
     status: StepStatus
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
     duration_ms: DurationMs | None = None
     error: ErrorInput | None = None
     actual_value: str | None = Field(default=None, max_length=10_000)
@@ -363,11 +365,114 @@ class StepResults(InputModel):
 
     @model_validator(mode="after")
     def _each_step_once(self) -> Self:
-        ids = [step.step_id for step in self.steps]
-        repeated = sorted({id for id in ids if ids.count(id) > 1})
-        if repeated:
-            raise ValueError(f"each step once per report; repeated: {', '.join(repeated)}")
+        _each_step_once(self.steps)
         return self
+
+
+def _each_step_once(steps: list[StepResultInput]) -> None:
+    ids = [step.step_id for step in steps]
+    repeated = sorted({id for id in ids if ids.count(id) > 1})
+    if repeated:
+        raise ValueError(f"each step once per report; repeated: {', '.join(repeated)}")
+
+
+def _reported(status: ExecutionStatus) -> ExecutionStatus:
+    if status is ExecutionStatus.QUEUED:
+        raise ValueError("a result says how an execution runs or ran: any status but queued")
+    return status
+
+
+ResultStatus = Annotated[
+    ExecutionStatus,
+    AfterValidator(_reported),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": [s.value for s in ExecutionStatus if s is not ExecutionStatus.QUEUED],
+            "description": "Any execution status but `queued`.",
+        }
+    ),
+]
+"""What a reported result says: any execution status but `queued`."""
+
+
+class ResultInput(InputModel):
+    """The result of one attempt of a test case in a run.
+
+    The case is named by exactly one of `test_case_id` and `automation_key` (checked per result:
+    a 422 at that result). A result for a run, case and attempt that already has an execution
+    (queued when the run was created, or reported before) updates it, following the status
+    machine (a queued execution may go straight to a final status); otherwise it creates one.
+    """
+
+    run_id: ObjectIdInput
+    test_case_id: ObjectIdInput | None = None
+    automation_key: AutomationKey | None = None
+    attempt: Attempt = 1
+    status: ResultStatus
+    started_at: Timestamp | None = Field(default=None, description="Default: when it started.")
+    finished_at: Timestamp | None = Field(
+        default=None, description="Default: now, for a final status."
+    )
+    duration_ms: DurationMs | None = Field(
+        default=None, description="Default: `finished_at - started_at`."
+    )
+    error: ErrorInput | None = Field(
+        default=None, description="Why it failed; not for a passed or running result."
+    )
+    worker: Worker | None = None
+    steps: list[StepResultInput] = Field(
+        default_factory=list,
+        max_length=MAX_STEP_RESULTS,
+        description="Step results, by the `step_id` of the case's steps; each step once.",
+    )
+
+    @model_validator(mode="after")
+    def _each_step_once(self) -> Self:
+        _each_step_once(self.steps)
+        return self
+
+
+class BulkResults(InputModel):
+    """Up to 1,000 results, of any runs; idempotent per run + case + attempt."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [
+                        {
+                            "run_id": "6650f1c2a7b4e3d2c1b0a998",
+                            "test_case_id": "6650f1c2a7b4e3d2c1b0a997",
+                            "status": "passed",
+                            "duration_ms": 1830,
+                            "worker": "ci-agent-7",
+                        },
+                        {
+                            "run_id": "6650f1c2a7b4e3d2c1b0a998",
+                            "automation_key": "tests.test_login::test_lockout",
+                            "attempt": 2,
+                            "status": "failed",
+                            "started_at": "2026-11-30T09:15:02Z",
+                            "finished_at": "2026-11-30T09:15:09Z",
+                            "error": {
+                                "message": "Timeout 30000ms exceeded",
+                                "type": "TimeoutError",
+                            },
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
+    results: list[ResultInput] = Field(
+        min_length=1,
+        max_length=MAX_BULK_ITEMS,
+        description=f"1 to {MAX_BULK_ITEMS} results, written unordered in batches of "
+        f"{BULK_WRITE_BATCH}. Each run + case + attempt once per request: a later result "
+        "naming the same one fails (422).",
+    )
 
 
 class CaseSnapshotRead(BaseModel):
@@ -409,3 +514,72 @@ class ExecutionRead(ReadModel):
     run_seq: int = Field(
         ge=1, description="The run's `version` when this execution last changed status."
     )
+
+
+class ImportedCounts(BaseModel):
+    """How many of the report's testcases had each status."""
+
+    passed: int
+    failed: int
+    error: int
+    skipped: int
+
+
+class ImportRead(BaseModel):
+    """What a JUnit import made: the run (finished, its counters filled) and how the report's
+    testcases found their test cases."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "run": {
+                        "id": "6650f1c2a7b4e3d2c1b0a998",
+                        "created_at": "2026-11-30T09:20:00Z",
+                        "updated_at": "2026-11-30T09:20:01Z",
+                        "name": "pytest tests",
+                        "suite_id": None,
+                        "trigger": "import",
+                        "status": "failed",
+                        "browser_configuration_id": None,
+                        "environment_id": None,
+                        "browser_configuration": None,
+                        "environment": None,
+                        "started_at": "2026-11-30T09:15:00Z",
+                        "finished_at": "2026-11-30T09:15:03.412Z",
+                        "duration_ms": 3412,
+                        "counters": {
+                            "queued": 0,
+                            "running": 0,
+                            "passed": 3,
+                            "failed": 1,
+                            "error": 1,
+                            "skipped": 2,
+                            "cancelled": 0,
+                            "total": 7,
+                        },
+                        "build_url": "https://ci.example.com/job/42",
+                        "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+                        "branch": "main",
+                        "requested_by": None,
+                        "version": 5,
+                        "cancel_requested": False,
+                        "recount_needed": False,
+                    },
+                    "testcases": 7,
+                    "cases_created": 2,
+                    "cases_found": 5,
+                    "executions": {"passed": 3, "failed": 1, "error": 1, "skipped": 2},
+                }
+            ]
+        }
+    )
+
+    run: RunRead
+    testcases: int = Field(description="The report's testcases: one execution each.")
+    cases_created: int = Field(
+        description="Test cases created for automation keys no case had (active, tagged "
+        "`imported`, no steps)."
+    )
+    cases_found: int = Field(description="Existing test cases found by automation key.")
+    executions: ImportedCounts

@@ -221,18 +221,21 @@ async def close_unknown(change: tracking.Change) -> None:
 # -- status changes -------------------------------------------------------------------------------
 
 
-def _error_allowed(status: ExecutionStatus, error: ErrorInput | None) -> None:
+def error_allowed(status: ExecutionStatus, error: ErrorInput | None, *, at: str) -> None:
+    """422 at `at` for an error reported with a status that has none."""
     if error is not None and status in {ExecutionStatus.PASSED, ExecutionStatus.RUNNING}:
-        raise InvalidInput.at("body.error", f"a {status.value} execution has no error")
+        raise InvalidInput.at(at, f"a {status.value} execution has no error")
 
 
-def _unchanged_terminal(execution: TestExecution, data: ExecutionUpdate) -> bool:
+def unchanged_terminal(
+    execution: TestExecution, *, worker: str | None, error: ErrorInput | None
+) -> bool:
     """A repeat of the change that made the execution what it is (a runner's retry)."""
-    if data.worker is not None and data.worker != execution.worker:
+    if worker is not None and worker != execution.worker:
         return False
-    if data.error is not None:
+    if error is not None:
         stored_error = execution.error
-        if stored_error is None or stored_error.message != data.error.message:
+        if stored_error is None or stored_error.message != error.message:
             return False
     return True
 
@@ -244,7 +247,7 @@ async def update_execution(*, id: PydanticObjectId, data: ExecutionUpdate) -> Te
     finished one, a repeat of what it already says answers it as it is (a retried request),
     anything else is a 409.
     """
-    _error_allowed(data.status, data.error)
+    error_allowed(data.status, data.error, at="body.error")
     execution = await get_execution(id=id)
     now = utcnow()
     extra: dict[str, Any] = {}
@@ -254,7 +257,7 @@ async def update_execution(*, id: PydanticObjectId, data: ExecutionUpdate) -> Te
         extra["error"] = error_of(data.error)
     if data.status == execution.status:
         if execution.status in TERMINAL:
-            if _unchanged_terminal(execution, data):
+            if unchanged_terminal(execution, worker=data.worker, error=data.error):
                 return execution
             raise Conflict(refusal(execution.status, data.status))
         return await _set_same_status(execution, extra, now=now)
@@ -348,14 +351,12 @@ def _step_result(step: TestStepExecution, result: Any, *, now: datetime) -> dict
     return merged.model_dump()
 
 
-def step_updates(
-    execution: TestExecution, results: Iterable[Any], *, at: str, now: datetime
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """`$set` paths and array filters replacing each reported step's result (422 for an
-    unknown step, naming it, before anything is written)."""
+def _reported_steps(
+    execution: TestExecution, results: Iterable[Any], *, at: str
+) -> list[tuple[int, TestStepExecution, Any]]:
+    """Each result with the step it reports (422 for an unknown step, naming it)."""
     by_id = {step.step_id: step for step in execution.steps}
-    fields: dict[str, Any] = {}
-    filters: list[dict[str, Any]] = []
+    found: list[tuple[int, TestStepExecution, Any]] = []
     unknown: list[ProblemFieldError] = []
     for index, result in enumerate(results):
         step = by_id.get(result.step_id)
@@ -367,12 +368,36 @@ def step_updates(
                 )
             )
             continue
+        found.append((index, step, result))
+    if unknown:
+        raise InvalidInput.listing(unknown)
+    return found
+
+
+def step_updates(
+    execution: TestExecution, results: Iterable[Any], *, at: str, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`$set` paths and array filters replacing each reported step's result (422 for an
+    unknown step, naming it, before anything is written)."""
+    fields: dict[str, Any] = {}
+    filters: list[dict[str, Any]] = []
+    for index, step, result in _reported_steps(execution, results, at=at):
         name = f"s{index}"
         fields[f"steps.$[{name}]"] = _step_result(step, result, now=now)
         filters.append({f"{name}.step_id": result.step_id})
-    if unknown:
-        raise InvalidInput.listing(unknown)
     return fields, filters
+
+
+def with_step_results(
+    execution: TestExecution, results: Iterable[Any], *, at: str, now: datetime
+) -> list[dict[str, Any]]:
+    """The execution's steps as stored, each reported one with its result (for a new
+    execution; 422 for an unknown step, naming it)."""
+    steps = [step.model_dump() for step in execution.steps]
+    position = {step.step_id: index for index, step in enumerate(execution.steps)}
+    for _, step, result in _reported_steps(execution, results, at=at):
+        steps[position[step.step_id]] = _step_result(step, result, now=now)
+    return steps
 
 
 async def report_steps(*, id: PydanticObjectId, data: StepResults) -> TestExecution:

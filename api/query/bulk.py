@@ -46,6 +46,8 @@ class BulkStatus(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    """The item repeats what the document already says: nothing was written (a retry)."""
     FAILED = "failed"
 
 
@@ -56,8 +58,9 @@ class BulkResult(BaseModel):
     status: BulkStatus
     id: str | None = Field(
         default=None,
-        description="The document created, updated or deleted. On a failure, only when the "
-        "item may have been written all the same (a 503): the id to read to find out.",
+        description="The document created, updated, deleted or left unchanged. On a failure, "
+        "only when the item may have been written all the same (a 503): the id to read to find "
+        "out.",
     )
     error: Problem | None = None
 
@@ -67,6 +70,9 @@ class BulkResponse(BaseModel):
     created: int = 0
     updated: int = 0
     deleted: int = 0
+    unchanged: int = Field(
+        default=0, description="Items that repeated what the data already said: nothing written."
+    )
     failed: int = 0
 
 
@@ -97,7 +103,7 @@ class _BatchFailed(Exception):
         self.maybe_written = maybe_written
 
 
-def _write_error(error: dict[str, Any]) -> ProblemError:
+def write_error(error: dict[str, Any]) -> ProblemError:
     code = error.get("code")
     message = str(error.get("errmsg", "write failed"))
     if code == 11000:
@@ -168,12 +174,12 @@ async def _write_batch(
         await collection.bulk_write([item.op for item in writing if item.op], ordered=False)
     except BulkWriteError as exc:
         for error in exc.details.get("writeErrors", []):
-            writing[error["index"]].error = _write_error(error)
+            writing[error["index"]].error = write_error(error)
     except PyMongoError as exc:
         raise _BatchFailed(maybe_written=True) from exc
 
 
-def _unavailable(*, maybe_written: bool) -> DatabaseUnavailable:
+def unavailable(*, maybe_written: bool) -> DatabaseUnavailable:
     if maybe_written:
         return DatabaseUnavailable(
             "the database became unavailable while this item was being written: it may have "
@@ -216,13 +222,23 @@ async def run_bulk(
                 -(-len(pending) // BULK_WRITE_BATCH),
                 exc_info=failed.__cause__,
             )
-            for item in batch:
-                if item.error is None:
-                    item.error = _unavailable(maybe_written=failed.maybe_written)
-                    item.maybe_written = failed.maybe_written
-            for item in pending[start + BULK_WRITE_BATCH :]:
-                item.error = _unavailable(maybe_written=False)
+            fail_unwritten(batch, maybe_written=failed.maybe_written)
+            fail_unwritten(pending[start + BULK_WRITE_BATCH :], maybe_written=False)
             break
+    return respond(outcomes)
+
+
+def fail_unwritten(items: Sequence[BulkOutcome], *, maybe_written: bool) -> None:
+    """The database failed: each item not yet failed gets a 503 saying whether it may have been
+    written (then `respond` shows its id)."""
+    for item in items:
+        if item.error is None:
+            item.error = unavailable(maybe_written=maybe_written)
+            item.maybe_written = maybe_written
+
+
+def respond(outcomes: Sequence[BulkOutcome]) -> BulkResponse:
+    """Every item's result at its index, and the totals."""
     response = BulkResponse(results=[])
     for index, item in enumerate(outcomes):
         if item.error is not None:
@@ -247,6 +263,8 @@ async def run_bulk(
                 response.updated += 1
             case BulkStatus.DELETED:
                 response.deleted += 1
+            case BulkStatus.UNCHANGED:
+                response.unchanged += 1
             case BulkStatus.FAILED:  # pragma: no cover - failures carry an error
                 pass
     return response

@@ -1,13 +1,20 @@
-"""Small data sets the API tests list, filter, sort and page through."""
+"""Small data sets the API tests list, filter, sort and page through, and a database that a
+test can stop."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.helpers import create_browser, create_environment
+from api.database import migrations
+from api.database.connection import open_client
+from api.database.embedded import EmbeddedEngine
+from api.main import create_app
+from api.settings import Settings
+from tests.api.helpers import create_browser, create_environment, served
 
 
 @pytest.fixture
@@ -45,3 +52,29 @@ async def environments(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
         body = await create_environment(client, **spec)
         created[body["name"]] = body
     return created
+
+
+@pytest.fixture
+def engine() -> Iterator[EmbeddedEngine]:
+    """An embedded engine of the test's own, which the test may stop."""
+    with EmbeddedEngine() as running:
+        yield running
+
+
+@pytest.fixture
+async def doomed_client(engine: EmbeddedEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on `engine`, migrated; the test stops the engine when it chooses."""
+    settings = Settings.model_validate(
+        {
+            "mongodb_uri": engine.info.uri,
+            "mongodb_db": "jbts_unavailable",
+            "JBTS_SERVER_SELECTION_TIMEOUT_MS": 100,  # the engine is stopped: fail fast
+        }
+    )
+    mongo = open_client(engine.info.uri)
+    try:
+        await migrations.up(mongo[settings.mongodb_db])
+    finally:
+        await mongo.close()
+    async with served(create_app(settings)) as http:
+        yield http

@@ -475,7 +475,8 @@ class TestOpenAPI:
             assert "409" in operation["responses"], path
             assert "Retry-After" in operation["responses"]["409"]["headers"], path
             assert "422" in operation["responses"], path
-            [success] = [s for s in operation["responses"] if s.startswith("2")]
+            # The route's own status: the lowest 2xx it documents.
+            success = min(s for s in operation["responses"] if s.startswith("2"))
             assert REPLAYED in operation["responses"][success]["headers"], path
 
     async def test_no_other_operation_has_the_header(self, client: httpx.AsyncClient) -> None:

@@ -11,6 +11,7 @@ route has to be added here.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +36,11 @@ SUITES = f"{API}/suites"
 TEMPLATES = f"{API}/templates"
 RUNS = f"{API}/executions/runs"
 EXECUTIONS = f"{API}/executions"
+IMPORT = f"{RUNS}/import"
+JUNIT_REPORTS = [
+    (Path(__file__).parent.parent / "fixtures" / "junit" / name).read_bytes()
+    for name in ("pytest.xml", "surefire.xml")
+]
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 FINISHED_RUNS = {"passed", "failed", "error", "cancelled"}
 STEPS = f"{TESTS}/{{id}}/steps"
@@ -91,6 +97,16 @@ class Api:
         response = await self.client.request(method, template.format(**path), json=body)
         assert response.status_code < 300, (method, template, body, response.text)
         return response.json() if response.content else {}
+
+    async def import_report(self, data: bytes) -> dict[str, Any]:
+        """A JUnit XML report through `POST /executions/runs/import` (an XML body)."""
+        self.used.add(("POST", IMPORT))
+        response = await self.client.post(
+            IMPORT, content=data, headers={"Content-Type": "application/xml"}
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
 
     async def create_and_delete(self, collection: str, body: dict[str, Any]) -> None:
         created = await self.write("POST", collection, body)
@@ -244,6 +260,41 @@ async def write_everything(api: Api) -> None:
     await api.write("PATCH", f"{EXECUTIONS}/{{id}}", failure, id=execution["id"])
     await api.write("POST", f"{RUNS}/{{id}}/cancel", id=suite_run["id"])
     await api.write("POST", f"{RUNS}/{{id}}/recount", id=full_run["id"])
+    at = {"started_at": "2025-06-01T09:00:00Z", "finished_at": "2025-06-01T09:00:01Z"}
+    full_error = {"message": "Timeout", "type": "TimeoutError", "stack": "at x", "signature": "t"}
+    step_result = {
+        **at,
+        "step_id": full_case["steps"][0]["id"],
+        "status": "failed",
+        "duration_ms": 3,
+        "error": full_error,
+        "actual_value": "/login",
+        "screenshot_ids": [],
+    }
+    results = [
+        {"run_id": full_run["id"], "test_case_id": case["id"], "status": "passed"},
+        {
+            **at,
+            "run_id": full_run["id"],
+            "automation_key": "com.example.LoginTest.testValidLogin",  # t-bulk-full's
+            "attempt": 2,
+            "status": "failed",
+            "duration_ms": 1000,
+            "worker": "ci-7",
+            "error": full_error,
+        },
+        {
+            "run_id": full_run["id"],
+            "test_case_id": full_case["id"],
+            "status": "error",
+            "error": {"message": "crashed"},
+            "steps": [step_result],
+        },
+    ]
+    reported = await api.write("POST", f"{EXECUTIONS}/bulk", {"results": results})
+    assert reported["failed"] == 0, reported
+    for junit_report in JUNIT_REPORTS:
+        await api.import_report(junit_report)
     await api.create_and_delete(RUNS, {"name": "x"})
 
 

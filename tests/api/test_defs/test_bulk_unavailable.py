@@ -1,52 +1,20 @@
 """`POST /tests/bulk` when the database goes away: every item's result says what may have happened.
 
-The database here is an engine of the test's own, stopped before the request (after one write
-while it was up), so what fails and where does not depend on timing: the first batch's write
-fails (its items may have been written, as far as the service can know), and no later batch is
-sent.
+The database here is an engine of the test's own (`doomed_client`), stopped before the request
+(after one write while it was up), so what fails and where does not depend on timing: the first
+batch's write fails (its items may have been written, as far as the service can know), and no
+later batch is sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from api.database import migrations
-from api.database.connection import open_client
 from api.database.embedded import EmbeddedEngine
-from api.main import create_app
 from api.query.bulk import BULK_WRITE_BATCH
-from api.settings import Settings
-from tests.api.helpers import served
 from tests.api.test_defs.helpers import BULK
-
-
-@pytest.fixture
-def engine() -> Iterator[EmbeddedEngine]:
-    with EmbeddedEngine() as running:
-        yield running
-
-
-@pytest.fixture
-async def doomed_client(engine: EmbeddedEngine) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app on `engine`, migrated; the test stops the engine when it chooses."""
-    settings = Settings.model_validate(
-        {
-            "mongodb_uri": engine.info.uri,
-            "mongodb_db": "jbts_unavailable",
-            "JBTS_SERVER_SELECTION_TIMEOUT_MS": 100,  # the engine is stopped: fail fast
-        }
-    )
-    mongo = open_client(engine.info.uri)
-    try:
-        await migrations.up(mongo[settings.mongodb_db])
-    finally:
-        await mongo.close()
-    async with served(create_app(settings)) as http:
-        yield http
 
 
 async def test_items_of_the_failed_batch_may_be_written_later_ones_were_not(
