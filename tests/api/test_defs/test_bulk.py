@@ -10,7 +10,7 @@ from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.query.bulk import BULK_WRITE_BATCH
-from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
+from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, parse_time
 from tests.api.test_defs.helpers import (
     BULK,
     THREE_STEPS,
@@ -207,7 +207,7 @@ class TestBulkUpdate:
             "version": 2,
             "updated_at": after["updated_at"],
         }
-        assert after["updated_at"] >= created["updated_at"]
+        assert parse_time(after["updated_at"]) >= parse_time(created["updated_at"])
 
     async def test_taking_an_existing_automation_key_is_409_for_that_item(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]

@@ -9,7 +9,7 @@ import pytest
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, create_browser
+from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, create_browser, parse_time
 from tests.api.test_defs.helpers import (
     TESTS,
     THREE_STEPS,
@@ -83,7 +83,7 @@ class TestCloneCase:
         assert _without_ids(copy["steps"]) == _without_ids(original["steps"])
         assert not set(step_ids(copy)) & set(step_ids(original))
         assert len(set(step_ids(copy))) == 3
-        assert copy["created_at"] > original["created_at"]
+        assert parse_time(copy["created_at"]) > parse_time(original["created_at"])
         assert await get_case(client, copy["id"]) == copy
         stored = await stored_case(db, copy["id"])
         assert stored is not None
