@@ -5,8 +5,15 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from api.executions.schemas import MAX_ATTEMPT, Branch, Commit, ExecutionRead, RunRead
-from api.query import AnyOf, CommaList, Equals, From, ListParams, To
+from api.executions.schemas import (
+    MAX_ATTEMPT,
+    Branch,
+    Commit,
+    ExecutionRead,
+    HistoryItem,
+    RunRead,
+)
+from api.query import AnyOf, CommaList, Equals, From, ListParams, PageParams, To
 from api.query.filters import CreatedFrom, CreatedTo, Moment
 from api.query.listing import selectable
 from api.schemas import ObjectIdInput
@@ -97,3 +104,18 @@ class ExecutionListParams(ListParams):
     started_to: Annotated[
         Moment | None, To("started_at"), Field(description="Started at or before (ISO 8601).")
     ] = None
+
+
+class HistoryParams(PageParams):
+    """`GET /tests/{id}/history`: a page of the case's executions, newest first, filtered."""
+
+    selectable_fields: ClassVar[frozenset[str]] = selectable(HistoryItem)
+
+    status: CommaList[ExecutionStatus] | None = Field(
+        default=None, description="Any of these statuses, e.g. `failed,error`."
+    )
+    attempt: int | None = Field(
+        default=None, ge=1, le=MAX_ATTEMPT, description="Only this attempt (1: first tries)."
+    )
+    started_from: Moment | None = Field(default=None, description="Started at or after (ISO 8601).")
+    started_to: Moment | None = Field(default=None, description="Started at or before (ISO 8601).")

@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.query.pagination import Page
 from api.schemas import (
     InputModel,
     JsonInteger,
@@ -357,4 +358,45 @@ class ExecutionRead(ReadModel):
     steps: list[StepExecutionRead]
     run_seq: int = Field(
         ge=1, description="The run's `version` when this execution last changed status."
+    )
+
+
+class HistoryErrorRead(BaseModel):
+    """How an execution failed (without the stack: `GET /executions/{id}` has it)."""
+
+    message: str
+    type: str | None
+    signature: str | None = Field(description="Equal failures share it.")
+
+
+class HistoryItem(BaseModel):
+    """One execution of a test case, with what its run says about where it ran."""
+
+    id: ObjectIdStr = Field(description="The execution's id.")
+    run_id: ObjectIdStr
+    run_name: str | None = Field(description="Null if the run no longer exists.")
+    branch: str | None
+    commit: str | None
+    browser_configuration_name: str | None = Field(
+        description="The name of the browser configuration the run used."
+    )
+    environment_name: str | None = Field(description="The name of the environment the run used.")
+    attempt: int
+    status: ExecutionStatus
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error: HistoryErrorRead | None
+    test_case_version: int = Field(description="The case's `version` when it was executed.")
+
+
+class HistoryPage[T](Page[T]):
+    """A page of a test case's executions, newest first, and their pass rate."""
+
+    pass_rate: float | None = Field(
+        ge=0,
+        le=1,
+        description="passed / (passed + failed + error) over the executions of this page; "
+        "skipped, cancelled, queued and running ones do not count. Null when none of them "
+        "passed, failed or errored.",
     )
