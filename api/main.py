@@ -16,6 +16,7 @@ from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.executions.router import router as executions_router
 from api.health.router import router as health_router
+from api.query import cursor
 from api.schema_gate import SchemaGate
 from api.settings import Settings, get_settings
 from api.suites.router import router as suites_router
@@ -53,9 +54,11 @@ def create_app(
         )
         await database.init()
         app.state.database = database
+        previous_secret = cursor.use_secret(settings.cursor_secret.get_secret_value())
         try:
             yield
         finally:
+            cursor.use_secret(previous_secret)
             await database.close()
 
     app = FastAPI(
@@ -89,8 +92,8 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
     meets an unmigrated schema, or the server is at its concurrency limit) and, where there is a
     body, 413 (over the size limit).
 
-    `responses={status: {"model": Problem}}` makes FastAPI also list `application/json`, which the
-    API never sends for an error.
+    `responses={status: {"model": Problem}}` makes FastAPI also list `application/json` (or the
+    route's `response_class` media type), which the API never sends for an error.
     """
     default_openapi = app.openapi
 
@@ -106,7 +109,9 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
                     for status, response in responses.items():
                         content = response.get("content", {})
                         if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE in content:
-                            content.pop("application/json", None)
+                            # Not the route's own media type either (`text/event-stream`).
+                            for media_type in set(content) - {PROBLEM_MEDIA_TYPE}:
+                                del content[media_type]
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -5,10 +5,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIB = 1024 * 1024
+DEFAULT_CURSOR_SECRET = "jbts-cursor-integrity-not-a-secret"  # noqa: S105 (public on purpose)
+"""The documented default key of list cursors: it detects tampering and mixed sorts, and keeps
+nothing secret (see `Settings.cursor_secret`)."""
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
 
 
@@ -88,6 +91,34 @@ class Settings(BaseSettings):
     )
     graceful_shutdown_timeout_s: int = Field(
         default=5, ge=1, le=600, validation_alias="JBTS_GRACEFUL_SHUTDOWN_TIMEOUT_S"
+    )
+    # Live run status (`GET /executions/runs/{id}/events`, api/executions/events.py).
+    events_poll_ms: int = Field(
+        default=500,
+        ge=50,
+        le=60_000,
+        validation_alias="JBTS_EVENTS_POLL_MS",
+        description="Where the database has no change streams: how often an open event stream "
+        "reads its run's version to see whether it changed.",
+    )
+    events_heartbeat_s: float = Field(
+        default=15.0,
+        ge=0.1,
+        le=300.0,
+        validation_alias="JBTS_EVENTS_HEARTBEAT_S",
+        description="An event stream with nothing to say sends a comment this often, so proxies "
+        "and clients keep it open.",
+    )
+    cursor_secret: SecretStr = Field(
+        default=SecretStr(DEFAULT_CURSOR_SECRET),
+        min_length=16,
+        max_length=256,
+        validation_alias="JBTS_CURSOR_SECRET",
+        description="The HMAC key of list cursors (`cursor` / `next_cursor`). It protects their "
+        "integrity (an altered or cut cursor, or one made for another sort, is refused), not "
+        "their secrecy: a cursor's content is readable. The default is a fixed, public constant "
+        f"({DEFAULT_CURSOR_SECRET!r}); set a value of your own so that cursors cannot be forged, "
+        "the same on every instance behind one address (a changed key voids open cursors).",
     )
 
 

@@ -221,5 +221,7 @@ class TestExecution(TimestampedDocument):
             *sort_indexes(*EXECUTION_SORT_PATHS),
             *sort_indexes(*EXECUTION_SORT_PATHS, equal="run_id"),
             *sort_indexes(*EXECUTION_SORT_PATHS, equal="test_case_id"),
-            IndexModel([("run_id", ASCENDING), ("run_seq", ASCENDING)], name="run_seq"),
+            IndexModel(
+                [("run_id", ASCENDING), ("run_seq", ASCENDING), ("_id", ASCENDING)], name="run_seq"
+            ),
         ]

@@ -48,7 +48,9 @@ INDEXES = {
         *_sorts(*_SORTS),
         *_sorts(*_SORTS, equal="run_id"),
         *_sorts(*_SORTS, equal="test_case_id"),
-        IndexModel([("run_id", ASCENDING), ("run_seq", ASCENDING)], name="run_seq"),
+        IndexModel(
+            [("run_id", ASCENDING), ("run_seq", ASCENDING), ("_id", ASCENDING)], name="run_seq"
+        ),
     ],
 }
 """Per collection, the indexes this migration adds."""

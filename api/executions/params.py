@@ -13,7 +13,7 @@ from api.executions.schemas import (
     HistoryItem,
     RunRead,
 )
-from api.query import AnyOf, CommaList, Equals, From, ListParams, PageParams, To
+from api.query import AnyOf, CommaList, CursorListParams, Equals, From, PageParams, To
 from api.query.filters import CreatedFrom, CreatedTo, Moment
 from api.query.listing import selectable
 from api.schemas import ObjectIdInput
@@ -26,7 +26,7 @@ class RunSortField(StrEnum):
     DURATION_MS = "duration_ms"
 
 
-class RunListParams(ListParams):
+class RunListParams(CursorListParams):
     selectable_fields: ClassVar[frozenset[str]] = selectable(RunRead)
 
     sort_by: RunSortField = Field(default=RunSortField.CREATED_AT, description="Sort field.")
@@ -69,7 +69,7 @@ class ExecutionSortField(StrEnum):
     DURATION_MS = "duration_ms"
 
 
-class ExecutionListParams(ListParams):
+class ExecutionListParams(CursorListParams):
     selectable_fields: ClassVar[frozenset[str]] = selectable(ExecutionRead)
 
     sort_by: ExecutionSortField = Field(

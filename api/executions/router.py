@@ -1,12 +1,20 @@
 """`/executions`: test runs, the executions of test cases in them, and their step results."""
 
-from typing import Annotated
+import logging
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from beanie import PydanticObjectId
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import WithJsonSchema
+from pymongo.errors import PyMongoError
 
+from api import sse
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
-from api.deps import IfMatchDep, ObjectIdPath, require_json_body
-from api.errors import problem_responses
+from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, SettingsDep, require_json_body
+from api.errors import InvalidInput, problem_responses
+from api.executions import events as event_service
 from api.executions import runs as run_service
 from api.executions import service as execution_service
 from api.executions.params import ExecutionListParams, RunListParams
@@ -20,7 +28,7 @@ from api.executions.schemas import (
     StepResults,
 )
 from api.idempotency.routes import IdempotentRoute
-from api.query import Page
+from api.query import CursorPage
 from api.query.fields import partial_model
 from documents.executions import TestExecution, TestRun
 
@@ -37,6 +45,8 @@ ExecutionItem = partial_model(ExecutionRead)
 
 _READ = problem_responses(404)
 
+logger = logging.getLogger(__name__)
+
 
 def run_read(run: TestRun, response: Response) -> RunRead:
     tagged(run, response)
@@ -51,10 +61,14 @@ def _execution(execution: TestExecution) -> ExecutionRead:
 
 
 @router.get("/runs", response_model_exclude_unset=True)
-async def list_runs(params: Annotated[RunListParams, Query()]) -> Page[RunItem]:  # type: ignore[valid-type]
-    """List test runs, filtered, sorted and paginated."""
+async def list_runs(
+    params: Annotated[RunListParams, Query()],
+) -> CursorPage[RunItem]:  # type: ignore[valid-type]
+    """List test runs, filtered, sorted and paginated: by `page`, or by `cursor` (pass the
+    `next_cursor` of a page to get the next one; a walk by cursor stays correct while runs are
+    created)."""
     raw = await run_service.list_runs(params=params)
-    return raw.to_page(RunItem)
+    return raw.to_cursor_page(RunItem)
 
 
 @router.post(
@@ -115,24 +129,143 @@ async def cancel_run(id: ObjectIdPath, response: Response) -> RunRead:
     return run_read(await run_service.cancel_run(id=id), response)
 
 
-@router.post(
-    "/runs/{id:item}/recount",
-    responses={
-        **problem_responses(404),
-        202: {
-            "model": RunRead,
-            "description": "Changes are being written: the counters are recounted when the "
-            "last of them closes (`recount_needed` is true until then).",
-        },
-    },
-)
+@router.post("/runs/{id:item}/recount", responses=problem_responses(404))
 async def recount_run(id: ObjectIdPath, response: Response) -> RunRead:
     """Recount the run's counters from its executions (a repair: they are kept exact anyway),
-    and finish the run if none of its executions is left to run."""
-    run = await run_service.recount_run(id=id)
-    if run.recount_needed:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return run_read(run, response)
+    and finish the run if none of its executions is left to run.
+
+    While changes are being written to the run, the recount is left to the last of them to
+    close: the answer then has `recount_needed: true`.
+    """
+    return run_read(await run_service.recount_run(id=id), response)
+
+
+RETRY_MS = 2000
+"""How long a disconnected `EventSource` waits before it reconnects (the stream's `retry:`)."""
+
+_EVENTS_EXAMPLE = (
+    "retry: 2000\n\n"
+    "event: run\n"
+    "id: 7\n"
+    'data: {"id":"6650f1c2a7b4e3d2c1b0a998","name":"nightly","status":"running",'
+    '"counters":{"queued":1,"running":1,"passed":0,"failed":0,"error":0,"skipped":0,'
+    '"cancelled":0,"total":2},"started_at":"2026-11-30T09:00:00Z","finished_at":null,'
+    '"duration_ms":null,"version":7,"cancel_requested":false}\n\n'
+    ": keep-alive\n\n"
+    "event: execution\n"
+    "id: 8:6650f1c2a7b4e3d2c1b0a999\n"
+    'data: {"id":"6650f1c2a7b4e3d2c1b0a999","test_case_id":"6650f1c2a7b4e3d2c1b0a997",'
+    '"test_case_name":"Login works","attempt":1,"status":"passed",'
+    '"started_at":"2026-11-30T09:00:00Z","finished_at":"2026-11-30T09:00:04.250000Z",'
+    '"duration_ms":4250,"error_message":null,"worker":"ci-agent-7","run_seq":8}\n\n'
+    "event: run\n"
+    "id: 9\n"
+    'data: {"id":"6650f1c2a7b4e3d2c1b0a998","name":"nightly","status":"running",'
+    '"counters":{"queued":1,"running":0,"passed":1,"failed":0,"error":0,"skipped":0,'
+    '"cancelled":0,"total":2},"started_at":"2026-11-30T09:00:00Z","finished_at":null,'
+    '"duration_ms":null,"version":9,"cancel_requested":false}\n\n'
+)
+_EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The run's events, until the run is finished.",
+        "content": {sse.EVENT_STREAM: {"schema": {"type": "string"}, "example": _EVENTS_EXAMPLE}},
+    },
+    **_READ,
+}
+
+
+def last_event_id(
+    last_event_id: Annotated[
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this event (the `id:` of the last event received; an "
+            "`EventSource` sends it when it reconnects).",
+            max_length=43,
+            pattern=event_service.EVENT_ID_PATTERN,
+        ),
+        # A header is a string when sent: documented without `null`.
+        WithJsonSchema(
+            {
+                "type": "string",
+                "maxLength": 43,
+                "pattern": event_service.EVENT_ID_PATTERN,
+                "examples": ["17", "17:6650f1c2a7b4e3d2c1b0a999"],
+            }
+        ),
+    ] = None,
+) -> event_service.EventId | None:
+    if last_event_id is None:
+        return None
+    try:
+        return event_service.EventId.parse(last_event_id)
+    except ValueError as exc:  # the pattern is checked first: only a safety net
+        raise InvalidInput.at(event_service.LAST_EVENT_ID, str(exc)) from None
+
+
+LastEventIdDep = Annotated[event_service.EventId | None, Depends(last_event_id)]
+
+
+@router.get(
+    "/runs/{id:item}/events",
+    response_class=sse.EventStreamResponse,
+    responses=_EVENTS_RESPONSES,
+)
+async def run_events(
+    id: ObjectIdPath,
+    settings: SettingsDep,
+    capabilities: CapabilitiesDep,
+    after: LastEventIdDep = None,
+) -> sse.EventStreamResponse:
+    """Live status of the run, as Server-Sent Events (`text/event-stream`).
+
+    First a `run` event with the run's current state; then, whenever the run or one of its
+    executions changes, an `execution` event for each execution whose status changed (`id`,
+    `test_case_id`, `test_case_name`, `attempt`, `status`, times, `duration_ms`,
+    `error_message`, `worker`, `run_seq`), followed by a `run` event (`status`, `counters`,
+    times, `version`, `cancel_requested`). An execution that changed several times between two
+    looks is sent once, as it is now. A comment (`: keep-alive`) comes every
+    `JBTS_EVENTS_HEARTBEAT_S` seconds (15) while nothing changes. The stream ends after the `run`
+    event in which the run is finished (`passed`, `failed`, `error`, `cancelled`); a finished
+    run's stream is that one event.
+
+    Event ids: a `run` event's id is a number that grows with the run's changes (`17`); an
+    `execution` event's id is that number and the execution's id (`17:6650f1c2...`). A client
+    that reconnects with `Last-Event-ID` set to the last id it received gets every change after
+    it exactly once (the executions first, then a `run` event with the current state), with no
+    gap. An id this run has not sent yet is a 422.
+    """
+    run = await event_service.start(id=id, after=after)
+    assert run.id is not None
+    items = event_service.stream(
+        run.id,
+        after=after,
+        change_streams=capabilities.change_streams,
+        poll_interval=settings.events_poll_ms / 1000,
+        heartbeat_s=settings.events_heartbeat_s,
+    )
+    return sse.EventStreamResponse(_encoded(items, run_id=run.id), headers=sse.STREAM_HEADERS)
+
+
+async def _encoded(
+    items: AsyncGenerator[event_service.StreamItem], *, run_id: PydanticObjectId
+) -> AsyncGenerator[str]:
+    """The stream's frames. A database failure ends the stream (the response has started: no
+    503 is possible); the client reconnects after `retry` and resumes from its last event."""
+    yield sse.retry_frame(RETRY_MS)
+    try:
+        async with aclosing(items):
+            async for item in items:
+                if isinstance(item, event_service.Event):
+                    yield sse.event_frame(item.name, str(item.id), item.data)
+                else:
+                    yield sse.KEEP_ALIVE
+    except PyMongoError as exc:
+        logger.warning(
+            "the event stream of run %s ended: the database failed (%s)",
+            run_id,
+            type(exc).__name__,
+        )
 
 
 # -- executions -----------------------------------------------------------------------------------
@@ -141,11 +274,12 @@ async def recount_run(id: ObjectIdPath, response: Response) -> RunRead:
 @router.get("", response_model_exclude_unset=True)
 async def list_executions(
     params: Annotated[ExecutionListParams, Query()],
-) -> Page[ExecutionItem]:  # type: ignore[valid-type]
+) -> CursorPage[ExecutionItem]:  # type: ignore[valid-type]
     """List executions, filtered (by run, case, status, attempt, error signature, start time),
-    sorted and paginated."""
+    sorted and paginated: by `page`, or by `cursor` (pass the `next_cursor` of a page to get the
+    next one; a walk by cursor stays correct while executions are added)."""
     raw = await execution_service.list_executions(params=params)
-    return raw.to_page(ExecutionItem)
+    return raw.to_cursor_page(ExecutionItem)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problem_responses(409, 415))

@@ -55,6 +55,11 @@ BuildUrl = Annotated[
 Person = Annotated[str, Field(min_length=1, max_length=200, examples=["alice"])]
 
 
+def check_time_order(started_at: datetime | None, finished_at: datetime | None) -> None:
+    if started_at is not None and finished_at is not None and finished_at < started_at:
+        raise ValueError("finished_at is before started_at")
+
+
 class ErrorInput(InputModel):
     """A failure as a runner reports it. Without `signature`, one is computed from the message."""
 
@@ -231,6 +236,42 @@ class RunRead(ReadModel):
     )
 
 
+MAX_EVENT_ERROR_LENGTH = 500
+"""An execution event carries at most this much of its error's message (the execution has all)."""
+
+
+class RunEvent(BaseModel):
+    """The data of a `run` event (`GET /executions/runs/{id}/events`): the run's state."""
+
+    id: ObjectIdStr
+    name: str
+    status: RunStatus
+    counters: CountersRead
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    version: int
+    cancel_requested: bool
+
+
+class ExecutionEvent(BaseModel):
+    """The data of an `execution` event: one execution's state after a change of its status."""
+
+    id: ObjectIdStr
+    test_case_id: ObjectIdStr
+    test_case_name: str
+    attempt: int
+    status: ExecutionStatus
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error_message: str | None = Field(
+        description=f"The first {MAX_EVENT_ERROR_LENGTH} characters of the error's message."
+    )
+    worker: str | None
+    run_seq: int
+
+
 class ExecutionCreate(InputModel):
     """A queued execution of a test case in a run."""
 
@@ -273,6 +314,11 @@ class ExecutionUpdate(InputModel):
         default=None, description="Default: `finished_at - started_at`."
     )
 
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        check_time_order(self.started_at, self.finished_at)
+        return self
+
 
 class StepResultInput(InputModel):
     """The result of one step; reporting a step again replaces its result."""
@@ -287,6 +333,11 @@ class StepResultInput(InputModel):
     screenshot_ids: list[ObjectIdInput] = Field(
         default_factory=list, max_length=MAX_SCREENSHOTS_PER_STEP
     )
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        check_time_order(self.started_at, self.finished_at)
+        return self
 
 
 class StepResults(InputModel):

@@ -16,14 +16,23 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import OperationFailure
 
 from api.database.capabilities import Capabilities
+from api.errors import InvalidInput
 from api.query import text
+from api.query.cursor import (
+    CURSOR_LOCATION,
+    MAX_CURSOR_LENGTH,
+    Cursor,
+    decode_cursor,
+    encode_cursor,
+    keyset_filter,
+)
 from api.query.filters import AnyOf, CommaList, Equals, FilterSpec, From, To, combine
-from api.query.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, Page
+from api.query.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_PAGE, CursorPage, Page
 from api.query.sorting import SortOrder, SortSpec, ordering_index, sort_spec
 from api.query.text import TextIndex
 
 _FILTER_TYPES = (Equals, AnyOf, From, To)
-_PAGING_FIELDS = frozenset({"page", "limit", "sort_by", "order", "fields", "q"})
+_PAGING_FIELDS = frozenset({"page", "limit", "sort_by", "order", "fields", "q", "cursor"})
 SORT_KEY = "_sort_key"
 _BAD_VALUE = 2  # the server's code for a hint naming no index, among other bad values
 
@@ -145,6 +154,58 @@ class ListParams(PageParams):
         value = getattr(self, "q", None)
         return value if isinstance(value, str) and value.strip() else None
 
+    def by_relevance(self) -> bool:
+        """Whether the list is ranked by relevance: `q` on a text index, and no `sort_by`."""
+        return (
+            type(self).text_index is not None
+            and self.search_text() is not None
+            and "sort_by" not in self.model_fields_set
+        )
+
+
+class CursorListParams(ListParams):
+    """List parameters of a large, append-heavy resource: `page`/`limit`, or a keyset `cursor`.
+
+    Pages by `cursor` stay correct while items are inserted (none is repeated or skipped: each
+    page starts after the previous page's last item, not at an offset), and cost the same at any
+    depth. The response (`CursorPage`) carries `next_cursor`, null at the end.
+    """
+
+    cursor: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CURSOR_LENGTH,
+        description="Where to continue: the `next_cursor` of the previous page, unchanged "
+        "(opaque). Pages by key, so inserts never shift it; the same `sort_by`, `order` and "
+        "filters must be sent with it, and `page` left at 1.",
+    )
+
+    def position(self) -> Cursor | None:
+        """The decoded `cursor`, checked against this request; InvalidInput (422) if it does
+        not fit: altered, another sort, with `page` > 1, or on a relevance ranking."""
+        if self.cursor is None:
+            return None
+        if self.page != 1:
+            raise InvalidInput.at(
+                CURSOR_LOCATION,
+                "`cursor` and `page` are two ways to say where a page starts: use one or the other",
+            )
+        if self.by_relevance():
+            raise InvalidInput.at(
+                CURSOR_LOCATION,
+                "a search ranked by relevance pages by `page`; pass `sort_by` "
+                "to page it by `cursor`",
+            )
+        position = decode_cursor(self.cursor)
+        sort_by, order = self.sort_field().value, self.order
+        if (position.sort_by, position.order) != (sort_by, order):
+            raise InvalidInput.at(
+                CURSOR_LOCATION,
+                f"this cursor pages sort_by={position.sort_by}&order={position.order}, not "
+                f"sort_by={sort_by}&order={order}: send the sort it was made for, or no cursor",
+            )
+        return position
+
 
 def _filter_spec(info: FieldInfo) -> FilterSpec | None:
     for meta in info.metadata:
@@ -160,21 +221,30 @@ def selectable(model: type[BaseModel]) -> frozenset[str]:
 
 @dataclass(frozen=True, slots=True)
 class RawPage:
-    """Raw MongoDB documents of one page, and the total matching."""
+    """Raw MongoDB documents of one page, and the total matching; `next_cursor` where the
+    parameters are `CursorListParams` and more items may follow."""
 
     documents: list[dict[str, Any]]
     total: int
     page: int
     limit: int
+    next_cursor: str | None = None
 
     def to_page[T: BaseModel](self, item_model: type[T]) -> Page[T]:
-        return Page[T](
-            items=[item_model.model_validate(doc) for doc in self.documents],
-            total=self.total,
-            page=self.page,
-            limit=self.limit,
-            pages=Page.count_pages(self.total, self.limit),
-        )
+        return Page[T](**self._envelope(item_model))
+
+    def to_cursor_page[T: BaseModel](self, item_model: type[T]) -> CursorPage[T]:
+        """The envelope of a `CursorListParams` list: a `Page` with `next_cursor`."""
+        return CursorPage[T](**self._envelope(item_model), next_cursor=self.next_cursor)
+
+    def _envelope(self, item_model: type[BaseModel]) -> dict[str, Any]:
+        return {
+            "items": [item_model.model_validate(doc) for doc in self.documents],
+            "total": self.total,
+            "page": self.page,
+            "limit": self.limit,
+            "pages": Page.count_pages(self.total, self.limit),
+        }
 
 
 async def find_page(
@@ -191,7 +261,12 @@ async def find_page(
     The total is the `count` command with the same filter: exact, served by an index on MongoDB,
     and on the embedded engine far cheaper than `count_documents` (an aggregation). Without a
     filter it reads the collection's count from its metadata.
+
+    `CursorListParams` page by key instead (see `_keyset_page`): the page starts after the
+    cursor's item, and the answer carries `next_cursor`. A cursor that does not fit the request
+    is an InvalidInput (422) before any query runs.
     """
+    position = params.position() if isinstance(params, CursorListParams) else None
     match = params.mongo_filter()
     collection = document.get_pymongo_collection()
     projection = params.projection()
@@ -208,30 +283,120 @@ async def find_page(
                 text.native_filter(q) if full_text else text.fallback_filter(q, index, ucp=ucp),
             ]
         )
-        if "sort_by" not in params.model_fields_set:  # the most relevant first
+        if params.by_relevance():  # the most relevant first (never by cursor: `position`)
             score = text.native_score() if full_text else text.fallback_score(q, index, ucp=ucp)
             documents = await _by_relevance(collection, match, params, score)
             return await _page(collection, match, documents, params)
     sort = params.sort()
     # `$text` picks the text index itself; the fallback's regexes leave the choice to the sort.
     hint = None if q and full_text else list_index(document, params)
+    if isinstance(params, CursorListParams):
+        return await _keyset_page(collection, match, params, position, hint)
+    documents = await _find(
+        collection, match, projection, sort=sort, skip=params.skip, limit=params.limit, hint=hint
+    )
+    return await _page(collection, match, documents, params)
 
-    async def page(hint: str | None) -> list[dict[str, Any]]:
-        cursor = collection.find(match, projection, sort=sort, skip=params.skip, limit=params.limit)
+
+async def _find(
+    collection: AsyncCollection[dict[str, Any]],
+    match: Mapping[str, Any],
+    projection: Mapping[str, Any] | None,
+    *,
+    sort: SortSpec,
+    skip: int,
+    limit: int,
+    hint: str | None,
+) -> list[dict[str, Any]]:
+    """One `find`, hinted; without the hint when the database lacks that index."""
+
+    async def find(hint: str | None) -> list[dict[str, Any]]:
+        cursor = collection.find(match, projection, sort=sort, skip=skip, limit=limit)
         return await (cursor.hint(hint) if hint else cursor).to_list()
 
     try:
-        documents = await page(hint)
+        return await find(hint)
     except OperationFailure as exc:
         if not _missing_index(exc):
             raise
         # A database not migrated yet (the service was upgraded first): still answer reads.
-        documents = await page(None)
-    return await _page(collection, match, documents, params)
+        return await find(None)
 
 
 def _missing_index(exc: OperationFailure) -> bool:
     return exc.code == _BAD_VALUE and "hint" in str(exc)
+
+
+async def _keyset_page(
+    collection: AsyncCollection[dict[str, Any]],
+    match: dict[str, Any],
+    params: CursorListParams,
+    position: Cursor | None,
+    hint: str | None,
+) -> RawPage:
+    """A page of a `CursorListParams` list: after `position` if given (else at `params.page`),
+    and the cursor of its last item if more may follow.
+
+    Reads one item more than the page to know whether more follow. The projection also reads
+    the sort field and `_id` (what the next cursor holds); a sort field the client did not ask
+    for is dropped from the items again. The total counts the whole filtered list, whatever the
+    position; `page` is 1 after a cursor (the cursor's page is the first of what is left).
+    """
+    sort = params.sort()
+    path = sort[0][0]
+    query = match
+    if position is not None:
+        keyset = keyset_filter(sort, value=position.value, last_id=position.id)
+        # Apart from the filter, never merged into it: both may bound the sort field.
+        query = {"$and": [match, keyset]} if match else keyset
+    projection = params.projection()
+    top = path.split(".", 1)[0]
+    # `_id` comes back unless excluded; a sort field under a projected parent comes with it.
+    added = projection is not None and path != "_id" and top not in projection
+    if projection is not None and added:
+        projection = {**projection, path: 1}
+    documents = await _find(
+        collection,
+        query,
+        projection,
+        sort=sort,
+        skip=0 if position is not None else params.skip,
+        limit=params.limit + 1,
+        hint=hint,
+    )
+    next_cursor = None
+    if len(documents) > params.limit:
+        del documents[params.limit :]
+        last = documents[-1]
+        next_cursor = encode_cursor(
+            Cursor(
+                sort_by=params.sort_field().value,
+                order=params.order,
+                value=_value_at(last, path),
+                id=last["_id"],
+            )
+        )
+    if added:
+        for document in documents:
+            document.pop(top, None)
+    total = await count(collection, match)
+    return RawPage(
+        documents=documents,
+        total=total,
+        page=1 if position is not None else params.page,
+        limit=params.limit,
+        next_cursor=next_cursor,
+    )
+
+
+def _value_at(document: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted `path`, None where it is missing (MongoDB sorts both alike)."""
+    value: Any = document
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
 
 
 def list_index(document: type[Document], params: ListParams) -> str | None:

@@ -24,3 +24,12 @@ class Page[T](BaseModel):
     @staticmethod
     def count_pages(total: int, limit: int) -> int:
         return math.ceil(total / limit) if total else 0
+
+
+class CursorPage[T](Page[T]):
+    """A page of a list that also pages by cursor (keyset): `page` is 1 when a cursor was sent,
+    and `total` and `pages` count the whole list, not what is left after the cursor."""
+
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null at the end."
+    )

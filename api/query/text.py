@@ -84,4 +84,5 @@ def fallback_score(q: str, index: TextIndex, *, ucp: bool) -> dict[str, Any]:
             else:
                 matched = {"$regexMatch": {"input": {"$ifNull": [f"${path}", ""]}, **regex}}
                 terms.append({"$cond": [matched, weight, 0]})
-    return {"$add": terms}
+    # `$add` of one term is refused by some engines (the embedded one wants two or more).
+    return terms[0] if len(terms) == 1 else {"$add": terms}

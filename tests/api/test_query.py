@@ -19,6 +19,7 @@ from api.errors import InvalidInput, ProblemError
 from api.query import BulkOutcome, BulkStatus, run_bulk
 from api.query.bulk import MAX_BULK_ITEMS
 from api.query.pagination import MAX_PAGE
+from api.query.text import TextIndex, fallback_score
 from tests.api.helpers import (
     BROWSERS,
     ENVIRONMENTS,
@@ -538,3 +539,16 @@ class TestBulkSizeLimit:
         assert [error.location for error in problem.errors] == ["body"]
         assert str(MAX_BULK_ITEMS) in (problem.detail or "")
         assert await _names(things) == ["existing"]
+
+
+class TestFallbackScore:
+    async def test_one_word_over_one_field_scores_on_the_engine(
+        self, db: AsyncDatabase[Any]
+    ) -> None:
+        """A single term is not wrapped in `$add` (the embedded engine wants two or more)."""
+        collection = db["scored"]
+        await collection.insert_many([{"name": "login page"}, {"name": "logout"}])
+        score = fallback_score("login", TextIndex(weights={"name": 3}), ucp=False)
+        pipeline: list[dict[str, Any]] = [{"$addFields": {"score": score}}, {"$sort": {"name": 1}}]
+        scored = await (await collection.aggregate(pipeline)).to_list()
+        assert [(doc["name"], doc["score"]) for doc in scored] == [("login page", 3), ("logout", 0)]

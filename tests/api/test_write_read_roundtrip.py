@@ -19,7 +19,13 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.configurations.schemas import BrowserRead, EnvironmentRead
-from api.executions.schemas import ExecutionRead, HistoryItem, RunRead
+from api.executions.schemas import (
+    ExecutionEvent,
+    ExecutionRead,
+    HistoryItem,
+    RunEvent,
+    RunRead,
+)
 from api.query import Page
 from api.query.fields import partial_model
 from api.suites.schemas import SuiteRead
@@ -36,6 +42,7 @@ TEMPLATES = f"{API}/templates"
 RUNS = f"{API}/executions/runs"
 EXECUTIONS = f"{API}/executions"
 WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
+FINISHED_RUNS = {"passed", "failed", "error", "cancelled"}
 STEPS = f"{TESTS}/{{id}}/steps"
 SUITE_TESTS = f"{SUITES}/{{id}}/tests"
 HISTORY = f"{TESTS}/{{id}}/history"
@@ -113,6 +120,22 @@ class Api:
         else:
             READ_MODELS[template.removesuffix("/{id}")].model_validate(body)
         return body
+
+    async def read_events(self, run_id: str) -> None:
+        """A finished run's whole event stream (it ends), from its first change, each event's
+        data read by its model. An unfinished run's stream never ends: not read here."""
+        template = f"{RUNS}/{{id}}/events"
+        self.used.add(("GET", template))
+        response = await self.client.get(template.format(id=run_id), headers={"Last-Event-ID": "0"})
+        assert response.status_code == 200, (template, response.text)
+        models: dict[str, type[BaseModel]] = {"run": RunEvent, "execution": ExecutionEvent}
+        names = []
+        for frame in response.text.split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in frame.splitlines() if line[:1] != ":")
+            if "data" in fields:
+                models[fields["event"]].model_validate_json(fields["data"])
+                names.append(fields["event"])
+        assert names[-1] == "run", names
 
 
 async def write_everything(api: Api) -> None:
@@ -245,6 +268,8 @@ async def test_every_written_document_reads_through_every_read_route(
         assert page["items"]
         for item in page["items"]:
             await api.read(f"{collection}/{{id}}", id=item["id"])
+            if collection == RUNS and item["status"] in FINISHED_RUNS:
+                await api.read_events(item["id"])
             if collection in (TESTS, SUITES):
                 sub_list = STEPS if collection == TESTS else SUITE_TESTS
                 await api.read(sub_list, id=item["id"])

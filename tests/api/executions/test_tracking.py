@@ -396,3 +396,34 @@ class TestConcurrentReporters:
             assert sum(v for k, v in counters.items() if k != "total") == counters["total"] == 50
         finished = {observed["finished_at"] for observed in seen if observed["finished_at"]}
         assert len(finished) == 1  # it finished once
+
+
+class TestTimes:
+    async def test_times_sent_by_the_client_are_kept_and_give_the_duration(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"]])
+        (execution,) = await run_executions(client, run["id"])
+        started = "2026-03-01T10:00:00Z"
+        await set_status(client, execution["id"], "running", started_at=started)
+        done = await set_status(
+            client, execution["id"], "passed", finished_at="2026-03-01T10:00:02.500Z"
+        )
+        assert done["started_at"] == "2026-03-01T10:00:00Z"
+        assert done["duration_ms"] == 2500
+        assert (await get_run(client, run["id"]))["started_at"] == started
+
+    async def test_finishing_before_starting_is_422(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"]])
+        (execution,) = await run_executions(client, run["id"])
+        response = await client.patch(
+            f"{EXECUTIONS}/{execution['id']}",
+            json={
+                "status": "running",
+                "started_at": "2026-03-01T10:00:00Z",
+                "finished_at": "2026-03-01T09:00:00Z",
+            },
+        )
+        assert_invalid(response, "body")
