@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # inside the command: see common.py. `scripts.seeding` itself is light.
 
 SIZE_HELP = ", ".join(
-    f"{size.name}: {size.test_cases:,} test cases, {size.suites} suites" for size in SIZES.values()
+    f"{size.name}: {size.test_cases:,} test cases, {size.suites} suites, {size.runs:,} runs"
+    for size in SIZES.values()
 )
 
 
@@ -87,9 +88,10 @@ def seed(
     yes: YesOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Fill an empty database with realistic, linked test definitions and configurations.
+    """Fill an empty database with realistic, linked test definitions, configurations and runs.
 
-    Browser configurations (one default), environments, templates, test cases and suites.
+    Browser configurations (one default), environments, templates, test cases, suites, and
+    runs with their executions and step results.
 
     Reproducible: the same --seed gives the same documents and ids, with timestamps in 2025.
 

@@ -11,10 +11,11 @@ from api.executions.schemas import (
     BuildUrl,
     Commit,
     ExecutionRead,
+    HistoryItem,
     Person,
     RunRead,
 )
-from api.query import AnyOf, CommaList, CursorListParams, Equals, From, To
+from api.query import AnyOf, CommaList, CursorListParams, Equals, From, PageParams, To
 from api.query.filters import CreatedFrom, CreatedTo, Moment
 from api.query.listing import selectable
 from api.schemas import Name, ObjectIdInput
@@ -124,3 +125,18 @@ class ImportParams(BaseModel):
     commit: Commit | None = None
     build_url: BuildUrl | None = None
     requested_by: Person | None = None
+
+
+class HistoryParams(PageParams):
+    """`GET /tests/{id}/history`: a page of the case's executions, newest first, filtered."""
+
+    selectable_fields: ClassVar[frozenset[str]] = selectable(HistoryItem)
+
+    status: CommaList[ExecutionStatus] | None = Field(
+        default=None, description="Any of these statuses, e.g. `failed,error`."
+    )
+    attempt: int | None = Field(
+        default=None, ge=1, le=MAX_ATTEMPT, description="Only this attempt (1: first tries)."
+    )
+    started_from: Moment | None = Field(default=None, description="Started at or after (ISO 8601).")
+    started_to: Moment | None = Field(default=None, description="Started at or before (ISO 8601).")

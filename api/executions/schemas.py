@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
+from api.query.pagination import Page
 from api.schemas import (
     InputModel,
     JsonInteger,
@@ -583,3 +584,44 @@ class ImportRead(BaseModel):
     )
     cases_found: int = Field(description="Existing test cases found by automation key.")
     executions: ImportedCounts
+
+
+class HistoryErrorRead(BaseModel):
+    """How an execution failed (without the stack: `GET /executions/{id}` has it)."""
+
+    message: str
+    type: str | None
+    signature: str | None = Field(description="Equal failures share it.")
+
+
+class HistoryItem(BaseModel):
+    """One execution of a test case, with what its run says about where it ran."""
+
+    id: ObjectIdStr = Field(description="The execution's id.")
+    run_id: ObjectIdStr
+    run_name: str | None = Field(description="Null if the run no longer exists.")
+    branch: str | None
+    commit: str | None
+    browser_configuration_name: str | None = Field(
+        description="The name of the browser configuration the run used."
+    )
+    environment_name: str | None = Field(description="The name of the environment the run used.")
+    attempt: int
+    status: ExecutionStatus
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error: HistoryErrorRead | None
+    test_case_version: int = Field(description="The case's `version` when it was executed.")
+
+
+class HistoryPage[T](Page[T]):
+    """A page of a test case's executions, newest first, and their pass rate."""
+
+    pass_rate: float | None = Field(
+        ge=0,
+        le=1,
+        description="passed / (passed + failed + error) over the executions of this page; "
+        "skipped, cancelled, queued and running ones do not count. Null when none of them "
+        "passed, failed or errored.",
+    )

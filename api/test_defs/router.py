@@ -7,6 +7,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
+from api.executions import history as history_service
+from api.executions.params import HistoryParams
+from api.executions.schemas import HistoryItem, HistoryPage
 from api.idempotency.routes import IdempotentRoute
 from api.query import BulkResponse, Page
 from api.query.fields import partial_model
@@ -35,6 +38,7 @@ router = APIRouter(
 )
 
 StepItem = partial_model(StepRead)
+HistoryEntry = partial_model(HistoryItem, name="HistoryEntry")
 
 StepIdPath = Annotated[
     str,
@@ -125,6 +129,23 @@ async def clone_case(
     case = await case_service.clone_case(id=id, name=data.name if data else None)
     response.headers["Location"] = request.url_for("get_case", id=str(case.id)).path
     return _read(case, response)
+
+
+@router.get("/{id:item}/history", response_model_exclude_unset=True, responses=_READ)
+async def case_history(
+    id: ObjectIdPath, params: Annotated[HistoryParams, Query()]
+) -> HistoryPage[HistoryEntry]:  # type: ignore[valid-type]
+    """The case's executions over time, newest first (those not started yet come last), each
+    with its run's name, branch, commit and the names of the browser configuration and
+    environment it used; `fields=` picks item fields.
+
+    `pass_rate` is passed / (passed + failed + error) over the executions of the page returned:
+    skipped, cancelled, queued and running executions do not count; null when none is left.
+    An existing case never executed has an empty page.
+    """
+    history = await history_service.case_history(id=id, params=params)
+    page = history.page.to_page(HistoryEntry)
+    return HistoryPage[HistoryEntry](**dict(page), pass_rate=history.pass_rate)  # type: ignore[valid-type]
 
 
 @router.get("/{id:item}/steps", response_model_exclude_unset=True, responses=_READ)

@@ -141,6 +141,7 @@ class Bench:
         self._refresh = refresh
 
     async def _request(self, operation: Operation, rep: int, series: _Series | None) -> None:
+        await operation.before(self.http)
         call = operation.call(rep)
         await self._refresh()
         with self.app_commands.window() as window:

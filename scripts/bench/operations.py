@@ -33,13 +33,18 @@ from scripts.common import CommandError
 
 API = "/api/v1"
 TESTS = f"{API}/tests"
+RUNS = f"{API}/executions/runs"
+EXECUTIONS = f"{API}/executions"
 BENCH_TAG = "jbts-bench"
 """Tags every case the benchmark creates."""
 SAMPLE = 500
 """Cases read to pick a realistic tag and search word."""
 SUITE_SIZE = 200
 """The suite whose page is measured is the one whose size is closest to this."""
+RUN_SUITE_SIZE = 20
+"""The run created from a suite runs the suite whose active cases are closest to this many."""
 NEWEST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+LATEST_STARTED = [("started_at", DESCENDING), ("_id", DESCENDING)]
 PAGE = 50
 DELETE_BATCH = 1000
 
@@ -89,6 +94,13 @@ PATCH = Goal(p95_ms=100, service_p50_ms=2)
 WRITE = Goal(p95_ms=100)
 BULK_100 = Goal(p95_ms=1000, round_trips=2)
 BULK = Goal(round_trips=2)
+HISTORY = Goal(p95_ms=100, service_p50_ms=5, round_trips=4)
+# Writes of executions: on the embedded engine every insert or update of an execution reads every
+# stored execution (its compound unique index is checked by a scan), so their latency is the
+# engine's, growing with the collection; the service's part is its time and its round trips.
+CHANGE_EXECUTION = Goal(service_p50_ms=5, round_trips=4)
+REPORT_STEPS = Goal(service_p50_ms=5, round_trips=2)
+CREATE_RUN = Goal(service_p50_ms=15, round_trips=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +126,13 @@ class Picks:
     word: str
     suite_id: ObjectId
     suite_size: int
+    run_id: ObjectId
+    run_executions: int
+    history_case_id: ObjectId
+    history_executions: int
+    run_suite_id: ObjectId
+    run_suite_cases: int
+    active_case_ids: tuple[ObjectId, ...]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -124,6 +143,12 @@ class Picks:
             "word": self.word,
             "suite_id": str(self.suite_id),
             "suite_size": self.suite_size,
+            "run_id": str(self.run_id),
+            "run_executions": self.run_executions,
+            "history_case_id": str(self.history_case_id),
+            "history_executions": self.history_executions,
+            "run_suite_id": str(self.run_suite_id),
+            "run_suite_active_cases": self.run_suite_cases,
         }
 
 
@@ -141,6 +166,10 @@ class Operation:
 
     def reps(self, reps: int) -> int:
         return max(1, reps // self.share)
+
+    async def before(self, http: httpx.AsyncClient) -> None:
+        """Sets up what the next request needs through the API (a fresh execution to change),
+        outside the measured time."""
 
     def call(self, rep: int) -> Call:
         """The request of rep number `rep` (-1: the warm-up)."""
@@ -357,6 +386,296 @@ class CreateCases(Operation):
         self._created.clear()
 
 
+# -- execution tracking ---------------------------------------------------------------------------
+
+
+async def _send(http: httpx.AsyncClient, method: str, url: str, body: Any = None) -> Any:
+    """A request that sets up a measured one (outside the measured time); an error stops."""
+    response = await http.request(method, url, json=body)
+    if not response.is_success:
+        raise BenchError(f"{method} {url} answered {response.status_code}: {response.text[:200]}")
+    return response.json()
+
+
+class OpenRun:
+    """A run of the benchmark's own, of two active cases, that never finishes (the first attempt
+    of each stays queued), so executions can be added to it and changed: the service's through
+    the API (next attempts of the first case), the raw equivalent's directly (of the second)."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks, name: str) -> None:
+        self._db = db
+        self._name = name
+        self.case_ids = picks.active_case_ids
+        self.id: ObjectId | None = None
+        self._raw_attempt = 1
+
+    async def open(self, http: httpx.AsyncClient) -> ObjectId:
+        if self.id is None:
+            body = {"name": self._name, "test_case_ids": [str(id) for id in self.case_ids]}
+            self.id = ObjectId((await _send(http, "POST", RUNS, body))["id"])
+        return self.id
+
+    async def add(self, http: httpx.AsyncClient) -> dict[str, Any]:
+        """A new queued execution of the first case (its next attempt), through the API."""
+        body = {"run_id": str(await self.open(http)), "test_case_id": str(self.case_ids[0])}
+        created: dict[str, Any] = await _send(http, "POST", EXECUTIONS, body)
+        return created
+
+    async def add_raw(self) -> dict[str, Any]:
+        """A new queued execution of the second case, written directly: a copy of its first
+        attempt, counted in the run's counters."""
+        executions = self._db["test_executions"]
+        first = await executions.find_one(
+            {"run_id": self.id, "test_case_id": self.case_ids[1], "attempt": 1}
+        )
+        if first is None:
+            raise BenchError(f"run {self.id} lost its execution of case {self.case_ids[1]}")
+        self._raw_attempt += 1
+        now = datetime.now(UTC)
+        document = {
+            **first,
+            "_id": ObjectId(),
+            "attempt": self._raw_attempt,
+            "status": "queued",
+            "created_at": now,
+            "updated_at": now,
+        }
+        await executions.insert_one(document)
+        await self.count_raw(None, "queued")
+        return document
+
+    async def count_raw(self, old: str | None, new: str) -> None:
+        """The run's counters follow a change made directly, as a hand-written client's would."""
+        increments = {f"counters.{new}": 1, "version": 1}
+        if old is None:
+            increments["counters.total"] = 1
+        else:
+            increments[f"counters.{old}"] = -1
+        await self._db["test_runs"].update_one({"_id": self.id}, {"$inc": increments})
+
+
+NEXT_STATUS = {"queued": "running", "running": "passed"}
+
+
+class ChangeExecution(Operation):
+    """`PATCH /executions/{id}`: queued -> running, then running -> passed, and again on a fresh
+    execution (its case's next attempt, added outside the measured time)."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks) -> None:
+        super().__init__(
+            "patch execution",
+            route=f"PATCH {EXECUTIONS}/{{id}}",
+            goal=CHANGE_EXECUTION,
+            raw_query="find_one_and_update({_id, status}, {$set: status + times}) "
+            "+ update_one(run, {$inc: the two counters})",
+        )
+        self._db = db
+        self._run = OpenRun(db, picks, "jbts bench: execution changes")
+        self._current: tuple[str, str] | None = None  # the API's execution and its status
+        self._raw: tuple[ObjectId, str] | None = None
+
+    async def before(self, http: httpx.AsyncClient) -> None:
+        if self._current is None or self._current[1] not in NEXT_STATUS:
+            created = await self._run.add(http)
+            self._current = (created["id"], created["status"])
+
+    def call(self, rep: int) -> Call:
+        assert self._current is not None
+        id, status = self._current
+        return Call("PATCH", f"{EXECUTIONS}/{id}", body={"status": NEXT_STATUS[status]})
+
+    def answered(self, response: httpx.Response) -> None:
+        body = response.json()
+        self._current = (body["id"], body["status"])
+
+    async def prepare_raw(self, rep: int) -> None:
+        if self._raw is None or self._raw[1] not in NEXT_STATUS:
+            created = await self._run.add_raw()
+            self._raw = (created["_id"], created["status"])
+
+    async def raw(self) -> object:
+        assert self._raw is not None
+        id, status = self._raw
+        new = NEXT_STATUS[status]
+        now = datetime.now(UTC)
+        fields: dict[str, Any] = {"status": new, "updated_at": now}
+        fields["started_at" if new == "running" else "finished_at"] = now
+        found = await self._db["test_executions"].find_one_and_update(
+            {"_id": id, "status": status}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        await self._run.count_raw(status, new)
+        self._raw = (id, new)
+        return found
+
+
+class ReportSteps(Operation):
+    """`POST /executions/{id}/steps`: the first step's result, again and again, on a running
+    execution (a step reported again has its result replaced)."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks) -> None:
+        super().__init__(
+            "report steps",
+            route=f"POST {EXECUTIONS}/{{id}}/steps",
+            goal=REPORT_STEPS,
+            raw_query="find_one_and_update({_id, status: running}, {$set: {steps.$[s]: result}}, "
+            "arrayFilters)",
+        )
+        self._executions = db["test_executions"]
+        self._run = OpenRun(db, picks, "jbts bench: step results")
+        self._id: str | None = None
+        self._step_id = ""
+        self._raw_id: ObjectId | None = None
+        self._raw_step: dict[str, Any] = {}
+
+    async def before(self, http: httpx.AsyncClient) -> None:
+        if self._id is None:
+            created = await self._run.add(http)
+            await _send(http, "PATCH", f"{EXECUTIONS}/{created['id']}", {"status": "running"})
+            self._id, self._step_id = created["id"], created["steps"][0]["step_id"]
+
+    def call(self, rep: int) -> Call:
+        result = {"step_id": self._step_id, "status": "passed", "duration_ms": 420 + rep}
+        return Call("POST", f"{EXECUTIONS}/{self._id}/steps", body={"steps": [result]})
+
+    async def prepare_raw(self, rep: int) -> None:
+        if self._raw_id is None:
+            created = await self._run.add_raw()
+            await self._executions.update_one(
+                {"_id": created["_id"]}, {"$set": {"status": "running"}}
+            )
+            await self._run.count_raw("queued", "running")
+            self._raw_id, self._raw_step = created["_id"], created["steps"][0]
+
+    async def raw(self) -> object:
+        now = datetime.now(UTC)
+        result: dict[str, Any] = {
+            **self._raw_step,
+            "status": "passed",
+            "started_at": None,
+            "finished_at": now,
+            "duration_ms": 420,
+            "error": None,
+            "actual_value": None,
+            "screenshot_ids": [],
+        }
+        return await self._executions.find_one_and_update(
+            {"_id": self._raw_id, "status": "running"},
+            {"$set": {"steps.$[s]": result, "updated_at": now}},
+            array_filters=[{"s.step_id": self._raw_step["step_id"]}],
+            return_document=ReturnDocument.AFTER,
+        )
+
+
+class CreateRun(Operation):
+    """`POST /executions/runs` of a suite: a run and one queued execution per active case. The
+    runs and their executions are deleted after each rep."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks) -> None:
+        super().__init__(
+            f"create run ({picks.run_suite_cases})",
+            route=f"POST {RUNS}",
+            goal=CREATE_RUN,
+            raw_query="find_one(suite) + find(cases {_id: {$in}}) + insert_one(run) "
+            "+ insert_many(executions)",
+        )
+        self._db = db
+        self._suite_id = picks.run_suite_id
+        self._created: list[ObjectId] = []
+
+    def call(self, rep: int) -> Call:
+        body = {
+            "name": f"jbts bench run {rep}",
+            "suite_id": str(self._suite_id),
+            "trigger": "ci",
+            "branch": "main",
+            "commit": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+        }
+        return Call("POST", RUNS, body=body)
+
+    def answered(self, response: httpx.Response) -> None:
+        self._created.append(ObjectId(response.json()["id"]))
+
+    async def raw(self) -> object:
+        suite = await self._db["test_suites"].find_one({"_id": self._suite_id})
+        assert suite is not None
+        cases = await (
+            self._db["test_cases"]
+            .find({"_id": {"$in": suite["test_case_ids"]}, "status": "active"})
+            .to_list()
+        )
+        now = datetime.now(UTC)
+        run_id = ObjectId()
+        counters = dict.fromkeys(
+            ("queued", "running", "passed", "failed", "error", "skipped", "cancelled"), 0
+        )
+        run = {
+            "_id": run_id,
+            "name": "jbts bench raw run",
+            "suite_id": self._suite_id,
+            "trigger": "ci",
+            "status": "queued",
+            "counters": {**counters, "queued": len(cases), "total": len(cases)},
+            "version": 1,
+            "pending": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        await self._db["test_runs"].insert_one(run)
+        self._created.append(run_id)
+        executions = [_queued(case, run_id, now) for case in cases]
+        if executions:
+            await self._db["test_executions"].insert_many(executions, ordered=False)
+        return run
+
+    async def tidy(self) -> None:
+        for id in self._created:
+            await self._db["test_executions"].delete_many({"run_id": id})
+            await self._db["test_runs"].delete_one({"_id": id})
+        self._created.clear()
+
+
+def _queued(case: dict[str, Any], run_id: ObjectId, now: datetime) -> dict[str, Any]:
+    """A queued execution of `case` as a hand-written client would insert it."""
+    steps = case.get("steps", [])
+    return {
+        "_id": ObjectId(),
+        "run_id": run_id,
+        "test_case_id": case["_id"],
+        "test_case": {
+            "version": case.get("version", 1),
+            "name": case["name"],
+            "automation_key": case.get("automation_key"),
+            "steps": steps,
+        },
+        "attempt": 1,
+        "status": "queued",
+        "steps": [
+            {
+                "step_id": step["id"],
+                "order": step["order"],
+                "action": step["action"],
+                "status": "pending",
+                "screenshot_ids": [],
+            }
+            for step in steps
+        ],
+        "run_seq": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def _history(db: AsyncDatabase[Any], case_id: ObjectId) -> None:
+    """A page of the case's executions, newest first, their count, then their runs."""
+    executions = db["test_executions"]
+    query = {"test_case_id": case_id}
+    projection = {"steps": 0, "test_case.steps": 0, "error.stack": 0}
+    page = await executions.find(query, projection).sort(LATEST_STARTED).limit(PAGE).to_list()
+    await listing.count(executions, query)
+    run_ids = list({execution["run_id"] for execution in page})
+    await db["test_runs"].find({"_id": {"$in": run_ids}}, {"name": 1, "branch": 1}).to_list()
+
+
 async def _one(collection: AsyncCollection[Any], id: ObjectId) -> None:
     await collection.find_one({"_id": id})
 
@@ -449,9 +768,38 @@ def build_operations(
         _list(db, "list suites", "test_suites", "/suites"),
         _list(db, "list templates", "test_templates", "/templates"),
         _list(db, "list browsers", "browser_configurations", "/configurations/browsers"),
+        Read(
+            "get run",
+            f"{RUNS}/{picks.run_id}",
+            route=f"GET {RUNS}/{{id}}",
+            goal=GET,
+            raw_query="find_one({_id})",
+            query=partial(_one, db["test_runs"], picks.run_id),
+        ),
+        _list(db, "list runs", "test_runs", "/executions/runs"),
+        Read(
+            f"run executions ({picks.run_executions})",
+            f"{EXECUTIONS}?run_id={picks.run_id}",
+            route=f"GET {EXECUTIONS}?run_id=",
+            goal=LIST_PAGE,
+            raw_query="find({run_id}).sort(created_at -1, _id -1).limit(50) + count command",
+            query=partial(_page, db["test_executions"], {"run_id": picks.run_id}, NEWEST),
+        ),
+        Read(
+            f"case history ({picks.history_executions})",
+            f"{TESTS}/{picks.history_case_id}/history",
+            route=f"GET {TESTS}/{{id}}/history",
+            goal=HISTORY,
+            raw_query="find({test_case_id}, no steps).sort(started_at -1, _id -1).limit(50) "
+            "+ count command + find(runs {_id: {$in: the page's run ids}})",
+            query=partial(_history, db, picks.history_case_id),
+        ),
         UpdateCase(cases, picks),
         AppendStep(cases, picks),
         CreateCases(cases, count=None),
+        ChangeExecution(db, picks),
+        ReportSteps(db, picks),
+        CreateRun(db, picks),
         CreateCases(cases, count=100),
         CreateCases(cases, count=1000),
     ]
@@ -508,6 +856,7 @@ async def pick(db: AsyncDatabase[Any], *, capabilities: Capabilities) -> Picks:
     if not suites:
         raise CommandError("the seeded database holds no test suites: nothing to measure")
     suite = min(suites, key=lambda doc: (abs(doc["size"] - SUITE_SIZE), str(doc["_id"])))
+    tracking = await _pick_tracking(db)
     return Picks(
         cases=total,
         case_id=case["_id"],
@@ -518,4 +867,40 @@ async def pick(db: AsyncDatabase[Any], *, capabilities: Capabilities) -> Picks:
         word=word or "test",
         suite_id=suite["_id"],
         suite_size=suite["size"],
+        **tracking,
     )
+
+
+async def _pick_tracking(db: AsyncDatabase[Any]) -> dict[str, Any]:
+    """The run with the most executions; the case executed most often; the suite whose active
+    cases are closest to `RUN_SUITE_SIZE`; two active cases for the benchmark's own runs."""
+    run = await db["test_runs"].find_one({}, {"counters.total": 1}, sort=[("counters.total", -1)])
+    if run is None:
+        raise CommandError("the seeded database holds no test runs: nothing to measure")
+    most_run = await (
+        await db["test_executions"].aggregate(
+            [
+                {"$group": {"_id": "$test_case_id", "n": {"$sum": 1}}},
+                {"$sort": {"n": -1, "_id": 1}},
+                {"$limit": 1},
+            ]
+        )
+    ).to_list()
+    active = {
+        doc["_id"]
+        for doc in await db["test_cases"].find({"status": "active"}, {"_id": 1}).to_list()
+    }
+    if len(active) < 2 or not most_run:
+        raise CommandError("the seeded database holds too few active cases and executions")
+    suites = await db["test_suites"].find({}, {"test_case_ids": 1}).to_list()
+    sized = [(sum(id in active for id in doc["test_case_ids"]), doc["_id"]) for doc in suites]
+    run_suite = min(sized, key=lambda pair: (abs(pair[0] - RUN_SUITE_SIZE), str(pair[1])))
+    return {
+        "run_id": run["_id"],
+        "run_executions": run["counters"]["total"],
+        "history_case_id": most_run[0]["_id"],
+        "history_executions": most_run[0]["n"],
+        "run_suite_id": run_suite[1],
+        "run_suite_cases": run_suite[0],
+        "active_case_ids": tuple(sorted(active)[:2]),
+    }

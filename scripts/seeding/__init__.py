@@ -1,9 +1,9 @@
 """Realistic, linked fake data for every collection the API serves: `jbts seed`, and the benchmark.
 
 `seed_database(db, size=..., seed=...)` fills an already migrated, empty database. One module per
-domain builds its documents (`configurations`, `templates`, `test_defs`, `suites`); `seeders()`
-lists them in the order their references need, so a later feature (runs and executions,
-artifacts) adds its own module, its count to `SeedSize`, and a line there.
+domain builds its documents (`configurations`, `templates`, `test_defs`, `suites`,
+`executions`); `seeders()` lists them in the order their references need, so a later feature
+(artifacts) adds its own module, its count to `SeedSize`, and a line there.
 
 Documents are built and validated through the Beanie document models (every default and derived
 field the models define) and written with the driver in unordered `insert_many` batches of
@@ -47,6 +47,7 @@ class SeedSize:
     templates: int
     test_cases: int
     suites: int
+    runs: int  # each with one execution per active case of its suite, and some retries
 
     @property
     def largest_suite(self) -> int:
@@ -60,9 +61,9 @@ SIZES: Mapping[str, SeedSize] = MappingProxyType(
     {
         size.name: size
         for size in (
-            SeedSize("small", 4, 3, 5, 50, 6),
-            SeedSize("medium", 8, 6, 15, 1_000, 40),
-            SeedSize("large", 12, 10, 40, 10_000, 150),
+            SeedSize("small", 4, 3, 5, 50, 6, 10),
+            SeedSize("medium", 8, 6, 15, 1_000, 40, 100),
+            SeedSize("large", 12, 10, 40, 10_000, 150, 1_000),
         )
     }
 )
@@ -103,9 +104,15 @@ class SeedSummary:
 
 def seeders() -> tuple[Seeder, ...]:
     """Every collection's seeder, each after those it refers to."""
-    from scripts.seeding import configurations, suites, templates, test_defs
+    from scripts.seeding import configurations, executions, suites, templates, test_defs
 
-    return (*configurations.SEEDERS, *templates.SEEDERS, *test_defs.SEEDERS, *suites.SEEDERS)
+    return (
+        *configurations.SEEDERS,
+        *templates.SEEDERS,
+        *test_defs.SEEDERS,
+        *suites.SEEDERS,
+        *executions.SEEDERS,
+    )
 
 
 async def seed_database(
@@ -132,7 +139,7 @@ async def seed_database(
     seeded: list[SeededCollection] = []
     for seeder in planned:
         started = time.perf_counter()
-        total = seeder.count(plan)
+        total = seeder.count(context)
         if progress is not None:
             progress.start(seeder.collection, total)
         written = await _write(db, seeder.collection, seeder.build(context), context, progress)

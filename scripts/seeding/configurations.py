@@ -133,6 +133,6 @@ def environments(context: SeedContext) -> Iterator[TestEnvironment]:
 
 
 SEEDERS = (
-    Seeder(BrowserConfiguration, lambda size: size.browser_configurations, browsers),
-    Seeder(TestEnvironment, lambda size: size.environments, environments),
+    Seeder(BrowserConfiguration, lambda context: context.size.browser_configurations, browsers),
+    Seeder(TestEnvironment, lambda context: context.size.environments, environments),
 )

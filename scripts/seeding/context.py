@@ -31,14 +31,16 @@ FAKER_LOCALE = "en_US"
 
 @dataclass(frozen=True, slots=True)
 class Seeder:
-    """How one collection is seeded: how many documents for a size, and how to build them.
+    """How one collection is seeded: how many documents, and how to build them.
 
-    `build` yields validated documents in the order they are written; each one is kept in the
-    context once written, so a later seeder can refer to it (suites to test cases).
+    `count` says how many `build` yields: by the size (`context.size`), or by what an earlier
+    seeder planned (`SeedContext.plan`: a run's executions are built with the run). `build`
+    yields validated documents in the order they are written; each one is kept in the context
+    once written, so a later seeder can refer to it (suites to test cases).
     """
 
     document: type[Document]
-    count: Callable[[SeedSize], int]
+    count: Callable[[SeedContext], int]
     build: Callable[[SeedContext], Iterator[Document]]
 
     @property
@@ -56,6 +58,7 @@ class SeedContext:
     faker: Faker
     _seeded: dict[type[Document], list[Document]] = field(default_factory=dict)
     _object_ids: set[PydanticObjectId] = field(default_factory=set)
+    _planned: dict[type[Document], list[Document]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, *, size: SeedSize, seed: int) -> SeedContext:
@@ -70,6 +73,22 @@ class SeedContext:
     def seeded[D: Document](self, document: type[D]) -> list[D]:
         """Every document of that class written so far, in the order they were written."""
         return cast("list[D]", self._seeded.get(document, []))
+
+    def plan(self, document: Document) -> None:
+        """Hold a document that a later seeder writes (built early: a run's counters come from
+        its executions, so both are built together and the run is written first)."""
+        self._planned.setdefault(type(document), []).append(document)
+
+    def planned[D: Document](self, document: type[D]) -> list[D]:
+        """The documents of that class planned so far, in the order they were planned."""
+        return cast("list[D]", self._planned.get(document, []))
+
+    def take_planned[D: Document](self, document: type[D]) -> Iterator[D]:
+        """Hand the planned documents of that class over, in order, forgetting each one."""
+        planned = cast("list[D]", self._planned.pop(document, []))
+        planned.reverse()
+        while planned:
+            yield planned.pop()
 
     # -- ids and times -------------------------------------------------------------------------
 

@@ -93,4 +93,4 @@ def suites(context: SeedContext) -> Iterator[TestSuite]:
         )
 
 
-SEEDERS = (Seeder(TestSuite, lambda size: size.suites, suites),)
+SEEDERS = (Seeder(TestSuite, lambda context: context.size.suites, suites),)

@@ -60,4 +60,4 @@ def templates(context: SeedContext) -> Iterator[TestTemplate]:
         )
 
 
-SEEDERS = (Seeder(TestTemplate, lambda size: size.templates, templates),)
+SEEDERS = (Seeder(TestTemplate, lambda context: context.size.templates, templates),)

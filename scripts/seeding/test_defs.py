@@ -172,4 +172,4 @@ def cases(context: SeedContext) -> Iterator[TestCase]:
         )
 
 
-SEEDERS = (Seeder(TestCase, lambda size: size.test_cases, cases),)
+SEEDERS = (Seeder(TestCase, lambda context: context.size.test_cases, cases),)

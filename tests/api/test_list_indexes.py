@@ -19,6 +19,7 @@ from beanie import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.configurations.params import BrowserListParams, EnvironmentListParams
+from api.executions.history import HistoryQuery
 from api.executions.params import ExecutionListParams, RunListParams
 from api.query import CursorListParams, ListParams, SortOrder
 from api.query.listing import _filter_spec, list_index
@@ -43,6 +44,7 @@ LISTS: dict[type[ListParams], type[Document]] = {
     EnvironmentListParams: TestEnvironment,
     RunListParams: TestRun,
     ExecutionListParams: TestExecution,
+    HistoryQuery: TestExecution,  # a case's history: an execution list with its own projection
 }
 """Every list endpoint's parameters and the collection it lists."""
 
@@ -82,6 +84,7 @@ SAMPLE: dict[str, str] = {
 SAMPLE_FOR: dict[type[ListParams], dict[str, str]] = {
     RunListParams: {"status": "running"},
     ExecutionListParams: {"status": "failed"},
+    HistoryQuery: {"status": "failed"},
 }
 
 

@@ -20,6 +20,7 @@ from api.database.migrations import MIGRATIONS_COLLECTION
 from api.main import create_app
 from api.settings import Settings
 from scripts.bench.recorder import CommandRecorder
+from tests.api.executions.helpers import RUNS
 from tests.api.helpers import create_browser, create_environment, served
 from tests.api.suites.helpers import SUITES, TESTS, create_cases, create_suite
 
@@ -100,3 +101,25 @@ async def test_a_bulk_looks_each_named_configuration_up_once(
         "find test_environments",
         "insert test_cases",
     ]
+
+
+@pytest.mark.parametrize("runs", [1, 6])
+async def test_a_case_history_page_costs_four_round_trips_whatever_the_runs(
+    recorded: httpx.AsyncClient, recorder: CommandRecorder, runs: int
+) -> None:
+    [case_id] = await create_cases(recorded, "Alpha")
+    for number in range(runs):
+        body = {"name": f"run {number}", "test_case_ids": [case_id]}
+        assert (await recorded.post(RUNS, json=body)).status_code == 201
+
+    for query in ["", "?limit=2&status=queued", "?fields=run_name,status"]:
+        sent = await commands(recorder, recorded, "GET", f"{TESTS}/{case_id}/history{query}")
+        assert sent == [
+            "find test_cases",
+            "find test_executions",
+            "count test_executions",
+            "find test_runs",
+        ], query
+    # Without run fields, the runs are not read.
+    sent = await commands(recorder, recorded, "GET", f"{TESTS}/{case_id}/history?fields=status")
+    assert sent == ["find test_cases", "find test_executions", "count test_executions"]

@@ -20,7 +20,13 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.configurations.schemas import BrowserRead, EnvironmentRead
-from api.executions.schemas import ExecutionEvent, ExecutionRead, RunEvent, RunRead
+from api.executions.schemas import (
+    ExecutionEvent,
+    ExecutionRead,
+    HistoryItem,
+    RunEvent,
+    RunRead,
+)
 from api.query import Page
 from api.query.fields import partial_model
 from api.suites.schemas import SuiteRead
@@ -45,6 +51,7 @@ WRITE_METHODS = {"POST", "PATCH", "PUT", "DELETE"}
 FINISHED_RUNS = {"passed", "failed", "error", "cancelled"}
 STEPS = f"{TESTS}/{{id}}/steps"
 SUITE_TESTS = f"{SUITES}/{{id}}/tests"
+HISTORY = f"{TESTS}/{{id}}/history"
 # What each list holds; a list's `/{id}` route answers the same model.
 READ_MODELS: dict[str, type[BaseModel]] = {
     BROWSERS: BrowserRead,
@@ -54,6 +61,7 @@ READ_MODELS: dict[str, type[BaseModel]] = {
     TEMPLATES: TemplateRead,
     STEPS: StepRead,
     SUITE_TESTS: TestCaseRead,
+    HISTORY: HistoryItem,
     RUNS: RunRead,
     EXECUTIONS: ExecutionRead,
 }
@@ -66,6 +74,7 @@ LIST_FIELDS = {
     TEMPLATES: "name,parameters,steps",
     STEPS: "action,selector",
     SUITE_TESTS: "name,steps",
+    HISTORY: "run_name,status,error",
     RUNS: "name,counters,environment,browser_configuration",
     EXECUTIONS: "status,steps,test_case,error",
 }
@@ -316,6 +325,9 @@ async def test_every_written_document_reads_through_every_read_route(
                 sub_list = STEPS if collection == TESTS else SUITE_TESTS
                 await api.read(sub_list, id=item["id"])
                 await api.read(sub_list, f"?fields={LIST_FIELDS[sub_list]}", id=item["id"])
+            if collection == TESTS:
+                await api.read(HISTORY, id=item["id"])
+                await api.read(HISTORY, f"?fields={LIST_FIELDS[HISTORY]}", id=item["id"])
 
     for document in ALL_DOCUMENTS:
         async for raw in db[document.get_collection_name()].find():

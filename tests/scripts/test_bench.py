@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ CASES = 6
 
 @pytest.fixture
 async def tiny(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    """Six cases (two of them active and tagged `smoke`) and a suite holding all of them."""
+    """Six cases (two of them active and tagged `smoke`), a suite holding all of them, and a run
+    of the suite (its two active cases)."""
     created = []
     for number in range(CASES):
         body = case_body(number)
@@ -68,7 +70,10 @@ async def tiny(client: httpx.AsyncClient) -> list[dict[str, Any]]:
         assert response.status_code == 201, response.text
         created.append(response.json())
     suite = {"name": "Checkout", "test_case_ids": [case["id"] for case in created]}
-    assert (await client.post("/api/v1/suites", json=suite)).status_code == 201
+    response = await client.post("/api/v1/suites", json=suite)
+    assert response.status_code == 201, response.text
+    run = await client.post(f"/api/v1/suites/{response.json()['id']}/runs", json={"name": "ci"})
+    assert run.status_code == 201, run.text
     return created
 
 
@@ -131,6 +136,12 @@ class TestPicks:
         assert picks.tag == "regression"  # the most common tag among draft cases
         assert picks.word in {"checkout", "saved"}  # words of five letters or more in names
         assert picks.suite_size == CASES
+        active = {case["id"] for case in tiny if case["status"] == "active"}
+        assert picks.run_executions == 2
+        assert str(picks.history_case_id) in active
+        assert picks.history_executions == 1
+        assert picks.run_suite_cases == 2
+        assert {str(id) for id in picks.active_case_ids} == active
 
 
 class TestMeasuring:
@@ -185,6 +196,46 @@ class TestMeasuring:
         # Each PATCH sent If-Match with the version it last saw (warm-up + 2 reps, and as
         # many raw updates); appending steps added 3 + 3 more.
         assert case["version"] == picks.case_version + 12
+
+
+class TestExecutionTracking:
+    async def test_reads_and_writes_take_bounded_round_trips(
+        self, tiny: list[dict[str, Any]], raw: RawDatabase, settings: Settings
+    ) -> None:
+        raw_db, _ = raw
+        names = (
+            "get run",
+            "list runs",
+            "run executions",
+            "case history",
+            "patch execution",
+            "report steps",
+            "create run",
+        )
+
+        _, results, _ = await measure(raw, settings, names)
+
+        for name in names:
+            well_formed(results[name], 2)
+        assert results["get run"].commands == {"find test_runs": 1.0}
+        assert results["list runs"].round_trips == 2
+        assert results["run executions"].round_trips == 2
+        assert results["case history"].round_trips == 4
+        assert results["case history"].raw.round_trips == 3
+        assert results["patch execution"].round_trips <= 5
+        assert results["report steps"].round_trips == 2
+        assert results["create run"].round_trips <= 7
+        # Created runs were deleted after each rep; the benchmark's two open runs stay open,
+        # with counters that are their executions' statuses (the API's and the raw writes').
+        runs = await raw_db["test_runs"].find({}).to_list()
+        assert len(runs) == 3
+        for run in runs:
+            executions = await raw_db["test_executions"].find({"run_id": run["_id"]}).to_list()
+            counted = Counter(execution["status"] for execution in executions)
+            counters = {name: value for name, value in run["counters"].items() if value}
+            assert counters == {**counted, "total": len(executions)}, run["name"]
+        open_runs = [run for run in runs if run["name"].startswith("jbts bench")]
+        assert {run["status"] for run in open_runs} == {"running"}
 
 
 class TestErrors:
@@ -262,9 +313,16 @@ OPERATIONS = [
     ("list suites", "GET /api/v1/suites"),
     ("list templates", "GET /api/v1/templates"),
     ("list browsers", "GET /api/v1/configurations/browsers"),
+    ("get run", "GET /api/v1/executions/runs/{id}"),
+    ("list runs", "GET /api/v1/executions/runs"),
+    ("run executions", "GET /api/v1/executions?run_id="),
+    ("case history", "GET /api/v1/tests/{id}/history"),
     ("patch case", "PATCH /api/v1/tests/{id}"),
     ("append step", "POST /api/v1/tests/{id}/steps"),
     ("create case", "POST /api/v1/tests"),
+    ("patch execution", "PATCH /api/v1/executions/{id}"),
+    ("report steps", "POST /api/v1/executions/{id}/steps"),
+    ("create run", "POST /api/v1/executions/runs"),
     ("bulk 100", "POST /api/v1/tests/bulk"),
     ("bulk 1000", "POST /api/v1/tests/bulk"),
 ]

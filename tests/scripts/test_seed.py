@@ -9,9 +9,10 @@ import select
 import subprocess
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pymongo import MongoClient
 from typer.testing import CliRunner, Result
 
 from api.database import migrations
+from api.executions.signature import signature
 from api.settings import get_settings
 from scripts.cli import app
 from scripts.seeding import SIZES
@@ -37,7 +39,11 @@ SEEDED = {
     "test_templates": SMALL.templates,
     "test_cases": SMALL.test_cases,
     "test_suites": SMALL.suites,
+    "test_runs": SMALL.runs,
 }
+"""Documents per collection, as the size says."""
+EXECUTIONS = "test_executions"
+"""As many as the runs' active cases and retries make."""
 APPLIED_ALL = [f"Applied {m.version:04d} {m.name}" for m in migrations.discover()]
 # A bound on waiting for the subprocess, not an expectation of speed (a loaded 2-core machine).
 TERMINAL_TIMEOUT = 120.0
@@ -56,7 +62,10 @@ def summary_rows(output: str) -> dict[str, int]:
 
 def documents(client: SyncClient, db_name: str) -> dict[str, list[dict[str, Any]]]:
     """Every seeded document, per collection, in `_id` order."""
-    return {name: list(client[db_name][name].find({}).sort("_id", 1)) for name in sorted(SEEDED)}
+    return {
+        name: list(client[db_name][name].find({}).sort("_id", 1))
+        for name in sorted([*SEEDED, EXECUTIONS])
+    }
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,10 @@ def seeded(mongodb_uri: str) -> Iterator[Seeded]:
         client.close()
 
 
+def milliseconds(span: timedelta) -> int:
+    return round(span.total_seconds() * 1000)
+
+
 def seed(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, ["seed", "--size", "small", *args])
 
@@ -98,14 +111,18 @@ class TestWhatSeedWrites:
     def test_the_summary_counts_what_the_database_holds(self, seeded: Seeded) -> None:
         rows = summary_rows(seeded.result.stdout)
 
-        assert rows == {**SEEDED, "total": sum(SEEDED.values())}
-        assert {name: len(docs) for name, docs in seeded.documents.items()} == SEEDED
+        executions = len(seeded.documents[EXECUTIONS])
+        assert executions >= SMALL.runs
+        expected = {**SEEDED, EXECUTIONS: executions}
+        assert rows == {**expected, "total": sum(expected.values())}
+        assert {name: len(docs) for name, docs in seeded.documents.items()} == expected
         assert "size small, seed 7" in seeded.result.stdout
         assert not any(line.startswith("Applied ") for line in seeded.result.stdout.splitlines())
 
     def test_every_reference_names_a_seeded_document(self, seeded: Seeded) -> None:
         ids = {name: {doc["_id"] for doc in docs} for name, docs in seeded.documents.items()}
-        referrers = [*seeded.documents["test_cases"], *seeded.documents["test_suites"]]
+        runs = seeded.documents["test_runs"]
+        referrers = [*seeded.documents["test_cases"], *seeded.documents["test_suites"], *runs]
 
         for suite in seeded.documents["test_suites"]:
             assert suite["test_case_ids"], suite["name"]
@@ -121,6 +138,12 @@ class TestWhatSeedWrites:
         # Some of each kind of link, not none.
         for field in ("template_id", "browser_configuration_id", "environment_id"):
             assert any(case[field] for case in seeded.documents["test_cases"]), field
+        for run in runs:
+            assert run["suite_id"] in {None, *ids["test_suites"]}, run["name"]
+        assert any(run["suite_id"] for run in runs)
+        for execution in seeded.documents[EXECUTIONS]:
+            assert execution["run_id"] in ids["test_runs"]
+            assert execution["test_case_id"] in ids["test_cases"]
 
     def test_one_default_browser_and_unique_names_and_keys(self, seeded: Seeded) -> None:
         browsers = seeded.documents["browser_configurations"]
@@ -168,6 +191,115 @@ class TestWhatSeedWrites:
                 )
                 assert doc["updated_at"] >= doc["created_at"]
                 assert doc["_id"].generation_time == created.replace(microsecond=0)
+
+
+def by_run(seeded: Seeded) -> dict[Any, list[dict[str, Any]]]:
+    """Each seeded run's executions."""
+    grouped: dict[Any, list[dict[str, Any]]] = {
+        run["_id"]: [] for run in seeded.documents["test_runs"]
+    }
+    for execution in seeded.documents[EXECUTIONS]:
+        grouped[execution["run_id"]].append(execution)
+    return grouped
+
+
+class TestSeededRuns:
+    def test_counters_are_the_executions_statuses_and_the_status_the_latest_attempts(
+        self, seeded: Seeded
+    ) -> None:
+        executions = by_run(seeded)
+
+        for run in seeded.documents["test_runs"]:
+            mine = executions[run["_id"]]
+            counted = Counter(execution["status"] for execution in mine)
+            counters = {name: value for name, value in run["counters"].items() if value}
+            assert counters == {**counted, "total": len(mine)}, run["name"]
+            latest: dict[Any, dict[str, Any]] = {}
+            for execution in sorted(mine, key=lambda e: e["attempt"]):
+                latest[execution["test_case_id"]] = execution
+            failing = any(e["status"] in {"failed", "error"} for e in latest.values())
+            assert run["status"] == ("failed" if failing else "passed"), run["name"]
+            assert run["pending"] == []
+            assert run["recount_needed"] is False
+            assert {e["run_seq"] for e in mine} == {1}
+            assert run["started_at"] == min(e["started_at"] for e in mine)
+            assert run["finished_at"] == max(e["finished_at"] for e in mine)
+            assert run["duration_ms"] == milliseconds(run["finished_at"] - run["started_at"])
+
+    def test_a_suite_run_executes_its_active_cases_once_and_retries_some_failures(
+        self, seeded: Seeded
+    ) -> None:
+        cases = {case["_id"]: case for case in seeded.documents["test_cases"]}
+        suites = {suite["_id"]: suite for suite in seeded.documents["test_suites"]}
+        executions = by_run(seeded)
+
+        for run in seeded.documents["test_runs"]:
+            firsts = [e["test_case_id"] for e in executions[run["_id"]] if e["attempt"] == 1]
+            retried = [e for e in executions[run["_id"]] if e["attempt"] == 2]
+            assert {e["attempt"] for e in executions[run["_id"]]} <= {1, 2}
+            if run["suite_id"] is not None:
+                suite = suites[run["suite_id"]]
+                active = [i for i in suite["test_case_ids"] if cases[i]["status"] == "active"]
+                assert sorted(firsts) == sorted(active), run["name"]  # each once
+            for retry in retried:
+                first = next(
+                    e
+                    for e in executions[run["_id"]]
+                    if e["test_case_id"] == retry["test_case_id"] and e["attempt"] == 1
+                )
+                assert first["status"] in {"failed", "error"}
+                assert retry["started_at"] >= first["finished_at"]
+        attempts = [e["attempt"] for e in seeded.documents[EXECUTIONS]]
+        assert attempts.count(2) >= 1
+
+    def test_step_results_agree_with_the_execution(self, seeded: Seeded) -> None:
+        cases = {case["_id"]: case for case in seeded.documents["test_cases"]}
+
+        for execution in seeded.documents[EXECUTIONS]:
+            case = cases[execution["test_case_id"]]
+            assert execution["test_case"]["version"] == case["version"]
+            assert [s["id"] for s in execution["test_case"]["steps"]] == [
+                s["id"] for s in case["steps"]
+            ]
+            steps = execution["steps"]
+            assert [s["step_id"] for s in steps] == [s["id"] for s in case["steps"]]
+            statuses = [s["status"] for s in steps]
+            status = execution["status"]
+            assert execution["finished_at"] >= execution["started_at"]
+            assert execution["duration_ms"] == milliseconds(
+                execution["finished_at"] - execution["started_at"]
+            )
+            if status == "passed":
+                assert set(statuses) == {"passed"}
+                assert execution["error"] is None
+            elif status == "skipped":
+                assert set(statuses) == {"skipped"}
+            else:
+                error = execution["error"]
+                assert error["signature"] == signature(error["message"], error["type"])
+                failing = statuses.index(status)  # a failed execution has a failed step
+                assert statuses[:failing] == ["passed"] * failing
+                assert set(statuses[failing + 1 :]) <= {"skipped"}
+                assert steps[failing]["error"] == error
+            for step in steps:
+                if step["status"] == "skipped":
+                    assert step["started_at"] is None
+                else:
+                    assert step["started_at"] >= execution["started_at"]
+                    assert step["finished_at"] <= execution["finished_at"]
+
+    def test_realistic_spread(self, seeded: Seeded) -> None:
+        runs = seeded.documents["test_runs"]
+        executions = seeded.documents[EXECUTIONS]
+
+        assert Counter(run["branch"] for run in runs).most_common(1)[0][0] == "main"
+        assert all(re.fullmatch(r"[0-9a-f]{40}", run["commit"]) for run in runs)
+        statuses = Counter(execution["status"] for execution in executions)
+        assert statuses.most_common(1)[0][0] == "passed"
+        assert statuses["passed"] > 0.7 * len(executions)
+        assert statuses["failed"] + statuses["error"] > 0
+        signatures = {e["error"]["signature"] for e in executions if e["error"]}
+        assert len(signatures) > 1
 
 
 class TestReproducible:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from documents.executions import TestExecution, TestRun
 from documents.test_defs import TestSuite
 from scripts.seeding import SIZES, SeedError, SizeName, seed_database, seeders
 from scripts.seeding.context import SeedContext, UniqueNames
@@ -22,6 +23,8 @@ ROUTES = {
     "test_templates": f"{API}/templates",
     "test_cases": f"{API}/tests",
     "test_suites": f"{API}/suites",
+    "test_runs": f"{API}/executions/runs",
+    "test_executions": f"{API}/executions",
 }
 
 
@@ -62,6 +65,25 @@ class TestSeedDatabase:
         response = await client.get(f"{API}/suites/{largest['_id']}/tests", params={"limit": 1})
         assert response.json()["total"] == SIZES["small"].largest_suite
 
+    async def test_a_recount_of_every_seeded_run_changes_nothing(
+        self, db: AsyncDatabase[Any], client: httpx.AsyncClient
+    ) -> None:
+        await seed_database(db, size="small", seed=5)
+        runs = (await client.get(f"{API}/executions/runs", params={"limit": 200})).json()
+
+        assert len(runs["items"]) == SIZES["small"].runs
+        for run in runs["items"]:
+            response = await client.post(f"{API}/executions/runs/{run['id']}/recount")
+            assert response.status_code == 200, response.text
+            recounted = response.json()
+            assert recounted["counters"] == run["counters"], run["name"]
+            assert recounted["status"] == run["status"] in {"passed", "failed"}
+            assert recounted["finished_at"] == run["finished_at"]
+        execution = await db["test_executions"].find_one({})
+        assert execution is not None
+        history = await client.get(f"{API}/tests/{execution['test_case_id']}/history")
+        assert history.json()["total"] >= 1
+
     async def test_an_unknown_size_writes_nothing(self, db: AsyncDatabase[Any]) -> None:
         with pytest.raises(SeedError, match="unknown size 'huge': choose one of small, medium"):
             await seed_database(db, size="huge")
@@ -86,6 +108,22 @@ class TestSizes:
         assert max(sizes) == 200
         assert sizes.count(200) >= 1
         assert min(sizes) < 50  # and small ones too
+        # A couple of thousand executions: the embedded engine's inserts of executions slow
+        # down with each one there (a scan per unique index check), so medium stays there.
+        assert len(context.seeded(TestRun)) == SIZES["medium"].runs
+        assert 1_000 <= len(context.seeded(TestExecution)) <= 3_000
+
+    def test_the_same_seed_plans_the_same_runs(self) -> None:
+        def planned(seed: int) -> list[dict[str, Any]]:
+            context = SeedContext.create(size=SIZES["small"], seed=seed)
+            for seeder in seeders():
+                for document in seeder.build(context):
+                    context.keep(document)
+            documents = [*context.seeded(TestRun), *context.seeded(TestExecution)]
+            return [document.model_dump() for document in documents]
+
+        assert planned(4) == planned(4)
+        assert planned(4) != planned(5)
 
 
 class TestFlows:
