@@ -2,10 +2,10 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from beanie import PydanticObjectId
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from documents.base import TimestampedDocument, VersionedDocument, sort_indexes
@@ -185,6 +185,11 @@ class TestStepExecution(BaseModel):
     screenshot_ids: list[PydanticObjectId] = Field(default_factory=list)
 
 
+def attempt_key(run_id: object, test_case_id: object, attempt: object) -> str:
+    """The one value per run + case + attempt that the unique index `attempt_key_unique` holds."""
+    return f"{run_id}:{test_case_id}:{attempt}"
+
+
 class TestExecution(TimestampedDocument):
     __test__ = False  # not a pytest test class
 
@@ -202,16 +207,30 @@ class TestExecution(TimestampedDocument):
     # The run's version when this execution last changed status (its `PendingChange.seq`), so
     # live status resumes from an event id without gaps (m0006).
     run_seq: int = Field(default=1, ge=1)
+    # `run_id:test_case_id:attempt`, derived on construction (they never change): reporting is
+    # idempotent per run + case + attempt through its unique index (m0006). A single-field unique
+    # index, because the embedded engine checks a compound one by reading every execution on
+    # every write (73 ms per update at 2,000 executions, against 0.7 ms).
+    attempt_key: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_attempt_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "run_id" in data and "test_case_id" in data:
+            key = attempt_key(data["run_id"], data["test_case_id"], data.get("attempt", 1))
+            return {**data, "attempt_key": key}
+        return data
 
     class Settings:
         name = "test_executions"
         indexes: ClassVar[list[IndexModel]] = [
             IndexModel([("run_id", ASCENDING), ("status", ASCENDING)], name="run_status"),
             # Reporting is idempotent per run + case + attempt: a retried report hits this.
+            IndexModel([("attempt_key", ASCENDING)], name="attempt_key_unique", unique=True),
+            # A case's attempts in a run (the next attempt, a bulk report's lookups).
             IndexModel(
                 [("run_id", ASCENDING), ("test_case_id", ASCENDING), ("attempt", ASCENDING)],
-                name="run_case_attempt_unique",
-                unique=True,
+                name="run_case_attempt",
             ),
             IndexModel(
                 [("status", ASCENDING), ("finished_at", DESCENDING)], name="status_finished"

@@ -7,7 +7,11 @@ execution it changed (`run_seq`).
 
 Forward:
 - adds `pending` (empty), `recount_needed` and `cancel_requested` (false) to every run, and
-  `run_seq` (1) to every execution; not added to the validators (no `collMod` on every engine);
+  `run_seq` (1) and `attempt_key` (`run_id:test_case_id:attempt`) to every execution; not added
+  to the validators (no `collMod` on every engine);
+- replaces the unique index `run_id, test_case_id, attempt` with a unique index on
+  `attempt_key` and a plain one on the three fields: the same guarantee, and the embedded engine
+  checks a compound unique index by reading every execution on every write;
 - creates the indexes of every list order (`field, _id`), alone, within a suite's runs and a
   status (runs), within a run and a case's history (executions), and `run_id, run_seq` (live
   status);
@@ -51,6 +55,11 @@ INDEXES = {
         IndexModel(
             [("run_id", ASCENDING), ("run_seq", ASCENDING), ("_id", ASCENDING)], name="run_seq"
         ),
+        IndexModel([("attempt_key", ASCENDING)], name="attempt_key_unique", unique=True),
+        IndexModel(
+            [("run_id", ASCENDING), ("test_case_id", ASCENDING), ("attempt", ASCENDING)],
+            name="run_case_attempt",
+        ),
     ],
 }
 """Per collection, the indexes this migration adds."""
@@ -64,14 +73,31 @@ DROPPED_INDEXES = {
     "test_executions": [
         IndexModel([("test_case_id", ASCENDING), ("started_at", DESCENDING)], name="case_started"),
         IndexModel([("created_at", DESCENDING)], name="created_at"),
+        IndexModel(
+            [("run_id", ASCENDING), ("test_case_id", ASCENDING), ("attempt", ASCENDING)],
+            name="run_case_attempt_unique",
+            unique=True,
+        ),
     ],
 }
 """Per collection, the indexes this migration drops (as m0001 created them)."""
 
 _RUN_DEFAULTS: dict[str, Any] = {"pending": [], "recount_needed": False, "cancel_requested": False}
 _EXECUTION_DEFAULTS: dict[str, Any] = {"run_seq": 1}
+_ATTEMPT_KEY = {
+    "$concat": [
+        {"$toString": "$run_id"},
+        ":",
+        {"$toString": "$test_case_id"},
+        ":",
+        {"$toString": "$attempt"},
+    ]
+}
 
-ADDED_FIELDS = {"test_runs": tuple(_RUN_DEFAULTS), "test_executions": tuple(_EXECUTION_DEFAULTS)}
+ADDED_FIELDS = {
+    "test_runs": tuple(_RUN_DEFAULTS),
+    "test_executions": (*_EXECUTION_DEFAULTS, "attempt_key"),
+}
 """Per collection, the fields this migration adds (not listed in its validator)."""
 
 
@@ -100,14 +126,18 @@ async def _remove(db: AsyncDatabase[Any], collection: str, defaults: dict[str, A
 async def forward(db: AsyncDatabase[Any]) -> None:
     await _add(db, "test_runs", _RUN_DEFAULTS)
     await _add(db, "test_executions", _EXECUTION_DEFAULTS)
+    await db["test_executions"].update_many(
+        {"attempt_key": {"$exists": False}}, [{"$set": {"attempt_key": _ATTEMPT_KEY}}]
+    )
+    # Dropped first: `run_case_attempt` has the key pattern of the unique index it replaces.
+    await _drop(db, DROPPED_INDEXES)
     for collection, models in INDEXES.items():
         await db[collection].create_indexes(models)
-    await _drop(db, DROPPED_INDEXES)
 
 
 async def backward(db: AsyncDatabase[Any]) -> None:
+    await _drop(db, INDEXES)
     for collection, models in DROPPED_INDEXES.items():
         await db[collection].create_indexes(models)
-    await _drop(db, INDEXES)
     await _remove(db, "test_runs", _RUN_DEFAULTS)
-    await _remove(db, "test_executions", _EXECUTION_DEFAULTS)
+    await _remove(db, "test_executions", {**_EXECUTION_DEFAULTS, "attempt_key": None})

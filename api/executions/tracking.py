@@ -260,7 +260,7 @@ def _finish(run: TestRun, *, now: datetime, failing: int) -> dict[str, Any]:
 async def recount(run_id: PydanticObjectId) -> tuple[RunCounters, int]:
     """The run's counters from its executions, and how many cases' latest attempt failed.
 
-    One aggregation over the run's executions (`run_status`, `run_case_attempt_unique`).
+    One aggregation over the run's executions (`run_status`, `run_case_attempt`).
     """
     pipeline: list[dict[str, Any]] = [
         {"$match": {"run_id": run_id}},

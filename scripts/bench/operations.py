@@ -28,6 +28,7 @@ from api.query import listing, text
 from api.test_defs.params import TestCaseListParams
 from api.test_defs.schemas import StepCreate, TestCaseCreate
 from api.test_defs.service import new_case_document
+from documents.executions import attempt_key
 from documents.test_defs import TestStep, new_step_id
 from scripts.common import CommandError
 
@@ -436,6 +437,7 @@ class OpenRun:
             **first,
             "_id": ObjectId(),
             "attempt": self._raw_attempt,
+            "attempt_key": attempt_key(self.id, self.case_ids[1], self._raw_attempt),
             "status": "queued",
             "created_at": now,
             "updated_at": now,
@@ -648,6 +650,7 @@ def _queued(case: dict[str, Any], run_id: ObjectId, now: datetime) -> dict[str, 
             "steps": steps,
         },
         "attempt": 1,
+        "attempt_key": attempt_key(run_id, case["_id"], 1),
         "status": "queued",
         "steps": [
             {

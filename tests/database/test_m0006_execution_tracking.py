@@ -28,7 +28,7 @@ class TestForward:
         run = await make_run(client)
         unset_run = dict.fromkeys(RUN_FIELDS, "")
         await db["test_runs"].update_many({}, {"$unset": unset_run})  # as version 5 stored
-        await db["test_executions"].update_many({}, {"$unset": {"run_seq": ""}})
+        await db["test_executions"].update_many({}, {"$unset": {"run_seq": "", "attempt_key": ""}})
 
         await m0006.forward(db)
 
@@ -36,7 +36,10 @@ class TestForward:
         assert stored_run["pending"] == []
         assert stored_run["recount_needed"] is False
         assert stored_run["cancel_requested"] is False
-        assert [e["run_seq"] for e in await stored(db, "test_executions")] == [1]
+        (execution,) = await stored(db, "test_executions")
+        assert execution["run_seq"] == 1
+        key = f"{execution['run_id']}:{execution['test_case_id']}:1"
+        assert execution["attempt_key"] == key
         assert (await client.get(f"{RUNS}/{run['id']}")).status_code == 200
         assert (await client.get(EXECUTIONS, params={"run_id": run["id"]})).json()["total"] == 1
 
@@ -61,7 +64,9 @@ class TestBackward:
 
         (run,) = await stored(db, "test_runs")
         assert not set(RUN_FIELDS) & set(run)
-        assert all("run_seq" not in e for e in await stored(db, "test_executions"))
+        assert all(
+            not {"run_seq", "attempt_key"} & set(e) for e in await stored(db, "test_executions")
+        )
         for collection, dropped in m0006.DROPPED_INDEXES.items():
             existing = await index_names(db, collection)
             assert {index.document["name"] for index in dropped} <= existing
