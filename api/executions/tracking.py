@@ -118,7 +118,7 @@ async def _why_closed(run_id: PydanticObjectId) -> NotFound | Conflict:
         return NotFound(f"{RUN} {run_id} does not exist")
     if run["status"] in RUN_FINISHED:
         return Conflict(f"{RUN} {run_id} is {run['status']}: its executions can no longer change")
-    return Conflict(f"{RUN} {run_id} is being cancelled: no execution can be added to it")
+    return Conflict(f"{RUN} {run_id} is being cancelled: its executions can no longer change")
 
 
 async def close_change(
