@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import bson
+import bson.errors
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas import InputModel, JsonInteger, ObjectIdInput, ObjectIdStr, ReadModel, Timestamp
@@ -80,7 +81,11 @@ class LogEntryCreate(InputModel):
     @classmethod
     def _bounded_context(cls, value: dict[str, Any]) -> dict[str, Any]:
         _check_keys(value, "context", 0)
-        size = len(bson.encode({"context": value}))
+        try:
+            size = len(bson.encode({"context": value}))
+        except (OverflowError, bson.errors.BSONError, UnicodeEncodeError) as exc:
+            # An integer beyond 64 bits, a lone surrogate: nothing MongoDB can store.
+            raise ValueError(f"context cannot be stored: {exc}") from exc
         if size > MAX_CONTEXT_BYTES:
             raise ValueError(
                 f"context takes {size:,} bytes as stored; at most {MAX_CONTEXT_BYTES:,} allowed"

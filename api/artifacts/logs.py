@@ -48,7 +48,9 @@ async def create_log_entries(data: LogBatch) -> BulkResponse:
     stored. If the database fails midway, the lines already written keep their outcome and the
     rest fail with 503, saying whether they may have been written.
 
-    Lines expire `JBTS_LOG_RETENTION_DAYS` (default 30) days after their `timestamp`.
+    Lines expire `JBTS_LOG_RETENTION_DAYS` (default 30) days after their `timestamp` (a line
+    older than that is stored and removed by the next TTL pass). The whole request is bounded by
+    `JBTS_MAX_BODY_BYTES` (5 MiB by default, 413 beyond): send large lines in smaller batches.
     """
     return await log_service.create_entries(entries=data.entries)
 

@@ -50,6 +50,11 @@ async def post(client: httpx.AsyncClient, entries: list[dict[str, Any]]) -> dict
     return body
 
 
+def failed_message(body: dict[str, Any], index: int) -> str:
+    message: str = body["results"][index]["error"]["errors"][0]["message"]
+    return message
+
+
 async def listed(client: httpx.AsyncClient, **params: Any) -> list[str]:
     response = await client.get(LOGS, params={"limit": 200, **params})
     assert response.status_code == 200, response.text
@@ -131,7 +136,7 @@ class TestBatch:
             {**good, "context": {"$where": "1"}},
             {**good, "context": {"a": [{"b.c": 1}]}},
             {**good, "context": {"blob": "x" * MAX_CONTEXT_BYTES}},
-            {**good, "unknown": 1},
+            {**good, "context": {"big": 2**70}},
             {**good, "message": ""},
             {**good, "execution_id": execution_id, "step_order": 3, "context": {"k": {"v": [1]}}},
         ]
@@ -141,6 +146,7 @@ class TestBatch:
         assert (body["created"], body["failed"]) == (2, 9), body
         statuses = [result["status"] for result in body["results"]]
         assert statuses == ["created", *["failed"] * 9, "created"]
+        assert "cannot be stored" in failed_message(body, 8)
         failed = {r["index"]: r["error"] for r in body["results"] if r["status"] == "failed"}
         assert all(error["status"] == 422 for error in failed.values())
         locations = {index: error["errors"][0]["location"] for index, error in failed.items()}
@@ -167,6 +173,9 @@ class TestBatch:
         assert (await client.post(LOGS, json=too_many)).status_code == 422
         assert (await client.post(LOGS, json={"entries": []})).status_code == 422
         assert (await client.post(LOGS, json={"entries": ["line"]})).status_code == 422
+        unknown = await post(client, [{"run_id": str(ObjectId()), "message": "x", "colour": 1}])
+        assert unknown["failed"] == 1
+        assert unknown["results"][0]["error"]["errors"][0]["location"] == "body.entries.0.colour"
 
 
 class TestFilters:
