@@ -37,7 +37,7 @@ CapabilitiesDep = Annotated[Capabilities, Depends(get_capabilities)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
-RESERVED_SEGMENTS = ("bulk", "order", "runs", "import", "analytics")
+RESERVED_SEGMENTS = ("bulk", "order", "runs", "import", "analytics", "export")
 """Fixed path segments beside an `{id}` (`/tests/bulk`, `/tests/{id}/steps/order`)."""
 
 

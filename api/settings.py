@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         description="An event stream with nothing to say sends a comment this often, so proxies "
         "and clients keep it open.",
     )
+    log_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        validation_alias="JBTS_LOG_RETENTION_DAYS",
+        description="Log entries expire this many days after their `timestamp` (the TTL index "
+        "of `log_entries`); `jbts migrate up` applies a changed value to the database.",
+    )
     cursor_secret: SecretStr = Field(
         default=SecretStr(DEFAULT_CURSOR_SECRET),
         min_length=16,

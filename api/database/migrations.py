@@ -4,6 +4,11 @@ The applied versions are recorded in the `schema_migrations` collection (one doc
 version, `_id` = the version number), so `status` and `/health/ready` read them from the database
 itself. The collections a migration creates are those its `COLLECTIONS` list names: with the
 record, they are the service's own collections (`jbts reset` drops exactly these).
+
+A migration may also define `reconcile(db, settings)`: a step that follows the service's settings
+rather than the code (the log retention of m0007). `up` runs it for every applied migration that
+has one, after applying those pending, also when none was: changing such a setting and running
+`jbts migrate up` applies it.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from typing import Any, cast
 from pymongo.asynchronous.database import AsyncDatabase
 
 import migrations as migrations_package
+from api.settings import Settings, get_settings
 from documents.base import utcnow
 
 MIGRATIONS_COLLECTION = "schema_migrations"
 _MODULE_NAME = re.compile(r"^m(\d{4})_\w+$")
 
 MigrationStep = Callable[[AsyncDatabase[Any]], Awaitable[None]]
+ReconcileStep = Callable[[AsyncDatabase[Any], Settings], Awaitable[None]]
 
 
 class MigrationError(RuntimeError):
@@ -40,6 +47,8 @@ class Migration:
     backward: MigrationStep
     collections: tuple[str, ...] = ()
     """The collections this migration creates (the names in its `COLLECTIONS`)."""
+    reconcile: ReconcileStep | None = None
+    """What follows the settings (see the module's docstring), run after every `up`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +71,14 @@ def _load(module: ModuleType) -> Migration:
     except AttributeError as exc:
         raise MigrationError(f"{module.__name__} is not a migration: {exc}") from exc
     collections = tuple(spec.name for spec in getattr(module, "COLLECTIONS", ()))
+    reconcile = cast("ReconcileStep | None", getattr(module, "reconcile", None))
     return Migration(
-        version=version, name=name, forward=forward, backward=backward, collections=collections
+        version=version,
+        name=name,
+        forward=forward,
+        backward=backward,
+        collections=collections,
+        reconcile=reconcile,
     )
 
 
@@ -116,8 +131,11 @@ async def status(db: AsyncDatabase[Any]) -> list[MigrationState]:
     ]
 
 
-async def up(db: AsyncDatabase[Any], *, target: int | None = None) -> list[Migration]:
-    """Apply every pending migration up to `target` (default: the latest). Returns those applied."""
+async def up(
+    db: AsyncDatabase[Any], *, target: int | None = None, settings: Settings | None = None
+) -> list[Migration]:
+    """Apply every pending migration up to `target` (default: the latest), then reconcile every
+    applied one with `settings` (default: the environment's). Returns those applied."""
     known = discover()
     if target is not None and target not in {0, *(m.version for m in known)}:
         raise MigrationError(f"no migration has version {target}")
@@ -140,7 +158,23 @@ async def up(db: AsyncDatabase[Any], *, target: int | None = None) -> list[Migra
             upsert=True,
         )
         done.append(migration)
+    await reconcile(db, settings or get_settings())
     return done
+
+
+async def reconcile(db: AsyncDatabase[Any], settings: Settings) -> None:
+    """Run the `reconcile` step of every applied migration that has one, in version order."""
+    applied = await applied_versions(db)
+    for migration in discover():
+        if migration.reconcile is None or migration.version not in applied:
+            continue
+        try:
+            await migration.reconcile(db, settings)
+        except Exception as exc:
+            raise MigrationError(
+                f"migration {migration.version:04d} ({migration.name}) could not apply the "
+                f"settings: {exc}"
+            ) from exc
 
 
 async def down(db: AsyncDatabase[Any], *, target: int | None = None) -> list[Migration]:

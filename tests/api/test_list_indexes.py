@@ -18,6 +18,7 @@ import pytest
 from beanie import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.artifacts.log_params import LogListParams
 from api.configurations.params import BrowserListParams, EnvironmentListParams
 from api.executions.history import HistoryQuery
 from api.executions.params import ExecutionListParams, RunListParams
@@ -28,6 +29,7 @@ from api.templates.params import TemplateListParams
 from api.test_defs.params import TestCaseListParams
 from documents import (
     BrowserConfiguration,
+    LogEntry,
     TestCase,
     TestEnvironment,
     TestExecution,
@@ -45,6 +47,7 @@ LISTS: dict[type[ListParams], type[Document]] = {
     RunListParams: TestRun,
     ExecutionListParams: TestExecution,
     HistoryQuery: TestExecution,  # a case's history: an execution list with its own projection
+    LogListParams: LogEntry,
 }
 """Every list endpoint's parameters and the collection it lists."""
 
@@ -79,6 +82,10 @@ SAMPLE: dict[str, str] = {
     "signature": "TimeoutError: Timeout <n>ms exceeded",
     "started_from": "2026-01-01T00:00:00Z",
     "started_to": "2026-12-31T00:00:00Z",
+    "execution_id": "6650a1b2c3d4e5f6a7b8c9d5",
+    "source": "browser",
+    "from_": "2026-01-01T00:00:00Z",
+    "to": "2026-12-31T00:00:00Z",
 }
 # Where a filter's sample differs per list (a run's or an execution's status).
 SAMPLE_FOR: dict[type[ListParams], dict[str, str]] = {

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.artifacts.log_schemas import LogEntryRead
 from api.configurations.schemas import BrowserRead, EnvironmentRead
 from api.executions.schemas import (
     ExecutionEvent,
@@ -43,6 +44,7 @@ TEMPLATES = f"{API}/templates"
 RUNS = f"{API}/executions/runs"
 EXECUTIONS = f"{API}/executions"
 IMPORT = f"{RUNS}/import"
+LOGS = f"{API}/artifacts/logs"
 JUNIT_REPORTS = [
     (Path(__file__).parent.parent / "fixtures" / "junit" / name).read_bytes()
     for name in ("pytest.xml", "surefire.xml")
@@ -64,6 +66,7 @@ READ_MODELS: dict[str, type[BaseModel]] = {
     HISTORY: HistoryItem,
     RUNS: RunRead,
     EXECUTIONS: ExecutionRead,
+    LOGS: LogEntryRead,
 }
 # `fields=` for each list: the name and every list-of-objects field.
 LIST_FIELDS = {
@@ -77,6 +80,7 @@ LIST_FIELDS = {
     HISTORY: "run_name,status,error",
     RUNS: "name,counters,environment,browser_configuration",
     EXECUTIONS: "status,steps,test_case,error",
+    LOGS: "message,context",
 }
 
 
@@ -136,6 +140,16 @@ class Api:
         else:
             READ_MODELS[template.removesuffix("/{id}")].model_validate(body)
         return body
+
+    async def read_export(self, template: str) -> None:
+        """An NDJSON export: every line read by its model."""
+        self.used.add(("GET", template))
+        response = await self.client.get(template)
+        assert response.status_code == 200, (template, response.text)
+        lines = response.text.splitlines()
+        assert lines
+        for line in lines:
+            LogEntryRead.model_validate_json(line)
 
     async def read_events(self, run_id: str) -> None:
         """A finished run's whole event stream (it ends), from its first change, each event's
@@ -306,6 +320,18 @@ async def write_everything(api: Api) -> None:
         await api.import_report(junit_report)
     await api.create_and_delete(RUNS, {"name": "x"})
 
+    entries = [
+        {"run_id": run["id"], "message": "m"},
+        {
+            **api.example("LogEntryCreate"),
+            "run_id": run["id"],
+            "execution_id": execution["id"],
+            "timestamp": None,
+        },
+    ]
+    logged = await api.write("POST", LOGS, {"entries": entries})
+    assert logged["failed"] == 0, logged
+
 
 async def test_every_written_document_reads_through_every_read_route(
     app: FastAPI, client: httpx.AsyncClient, db: AsyncDatabase[Any]
@@ -328,6 +354,10 @@ async def test_every_written_document_reads_through_every_read_route(
             if collection == TESTS:
                 await api.read(HISTORY, id=item["id"])
                 await api.read(HISTORY, f"?fields={LIST_FIELDS[HISTORY]}", id=item["id"])
+
+    await api.read(LOGS, "?limit=200")
+    await api.read(LOGS, f"?fields={LIST_FIELDS[LOGS]}")
+    await api.read_export(f"{LOGS}/export")
 
     for document in ALL_DOCUMENTS:
         async for raw in db[document.get_collection_name()].find():
