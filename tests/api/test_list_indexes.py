@@ -18,6 +18,7 @@ import pytest
 from beanie import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.artifacts.screenshot_schemas import ScreenshotListParams
 from api.configurations.params import BrowserListParams, EnvironmentListParams
 from api.executions.history import HistoryQuery
 from api.executions.params import ExecutionListParams, RunListParams
@@ -35,6 +36,7 @@ from documents import (
     TestSuite,
     TestTemplate,
 )
+from documents.artifacts import Screenshot
 
 LISTS: dict[type[ListParams], type[Document]] = {
     TestCaseListParams: TestCase,
@@ -47,6 +49,11 @@ LISTS: dict[type[ListParams], type[Document]] = {
     HistoryQuery: TestExecution,  # a case's history: an execution list with its own projection
 }
 """Every list endpoint's parameters and the collection it lists."""
+
+AWAITING_INDEXES: dict[type[ListParams], type[Document]] = {ScreenshotListParams: Screenshot}
+"""Lists whose sort indexes a migration still has to add (they then move to `LISTS`): until then
+`find_page` sorts them without a hint. Screenshots need `taken_at, _id`, `execution_id, taken_at,
+_id` and `run_id, taken_at, _id` (m0001 has `execution_id, taken_at` and `run_id`)."""
 
 NOT_FIND_PAGE = {SuiteTestListParams}
 """Lists that are not a filtered query: a suite's cases are looked up by id, a page at a time."""
@@ -79,6 +86,8 @@ SAMPLE: dict[str, str] = {
     "signature": "TimeoutError: Timeout <n>ms exceeded",
     "started_from": "2026-01-01T00:00:00Z",
     "started_to": "2026-12-31T00:00:00Z",
+    "execution_id": "6650a1b2c3d4e5f6a7b8c9d5",
+    "step_id": "a1b2c3d4e5f6",
 }
 # Where a filter's sample differs per list (a run's or an execution's status).
 SAMPLE_FOR: dict[type[ListParams], dict[str, str]] = {
@@ -133,7 +142,22 @@ def index_keys(document: type[Document], name: str) -> list[str]:
 
 
 def test_every_list_is_checked_here() -> None:
-    assert set(_all_subclasses(ListParams)) == set(LISTS) | NOT_FIND_PAGE
+    assert set(_all_subclasses(ListParams)) == set(LISTS) | set(AWAITING_INDEXES) | NOT_FIND_PAGE
+
+
+@pytest.mark.parametrize("params", list(AWAITING_INDEXES), ids=lambda p: p.__name__)
+def test_lists_awaiting_their_indexes_have_sample_values(params: type[ListParams]) -> None:
+    assert set(filters(params)) <= set(SAMPLE)
+
+
+@pytest.mark.xfail(strict=True, reason="the migration adding these sort indexes is pending")
+@pytest.mark.parametrize("params", list(AWAITING_INDEXES), ids=lambda p: p.__name__)
+def test_lists_awaiting_their_indexes_still_lack_them(params: type[ListParams]) -> None:
+    """Fails (so the xfail passes) while an index is missing; once the migration lands, move
+    the list into `LISTS`."""
+    document = AWAITING_INDEXES[params]
+    for shape in shapes(params):
+        assert list_index(document, shape) is not None, shape
 
 
 @pytest.mark.parametrize("params", list(LISTS), ids=lambda p: p.__name__)
