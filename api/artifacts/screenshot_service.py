@@ -37,9 +37,8 @@ from datetime import datetime
 from typing import Any
 
 from beanie import PydanticObjectId
-from bson import ObjectId
+from bson import Binary, ObjectId
 from gridfs import AsyncGridFSBucket
-from gridfs.asynchronous.grid_file import AsyncGridOut
 from gridfs.errors import NoFile
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -118,6 +117,69 @@ def _step_full(step_id: str) -> InvalidInput:
     )
 
 
+CHUNK_SIZE = 255 * 1024
+"""GridFS's default chunk size."""
+
+
+class GridFSUpload:
+    """A new file in the bucket, written in GridFS's format a chunk at a time.
+
+    PyMongo's `GridIn` (what `open_upload_stream` returns) buffers up to 32 MiB of chunks for one
+    `insert_many`, which would hold a large screenshot in memory (three times over, with its BSON
+    message); this inserts each 255 KiB chunk as it fills, then the files document, so a reader
+    sees the file only once it is whole. `abort` removes the chunks written.
+    """
+
+    def __init__(self, *, filename: str) -> None:
+        self.file_id = ObjectId()
+        self.filename = filename
+        self._buffer = bytearray()
+        self._chunk_number = 0
+        self._length = 0
+
+    async def write(self, data: bytes) -> None:
+        if self._chunk_number == 0 and not self._buffer:
+            await _ensure_indexes()
+        self._buffer += data
+        self._length += len(data)
+        while len(self._buffer) >= CHUNK_SIZE:
+            await self._flush(bytes(self._buffer[:CHUNK_SIZE]))
+            del self._buffer[:CHUNK_SIZE]
+
+    async def _flush(self, data: bytes) -> None:
+        await database()[f"{BUCKET}.chunks"].insert_one(
+            {"files_id": self.file_id, "n": self._chunk_number, "data": Binary(data)}
+        )
+        self._chunk_number += 1
+
+    async def close(self, *, metadata: dict[str, Any]) -> None:
+        if self._buffer:
+            await self._flush(bytes(self._buffer))
+            self._buffer.clear()
+        await files().insert_one(
+            {
+                "_id": self.file_id,
+                "length": self._length,
+                "chunkSize": CHUNK_SIZE,
+                "uploadDate": utcnow(),
+                "filename": self.filename,
+                "metadata": metadata,
+            }
+        )
+
+    async def abort(self) -> None:
+        await database()[f"{BUCKET}.chunks"].delete_many({"files_id": self.file_id})
+
+
+async def _ensure_indexes() -> None:
+    """The indexes GridFS drivers create before an upload (the same keys, so the same names):
+    a no-op where they exist. (A migration could create them once instead.)"""
+    await files().create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+    await database()[f"{BUCKET}.chunks"].create_index(
+        [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
+    )
+
+
 async def store_file(*, chunks: AsyncIterator[bytes], filename: str, max_bytes: int) -> StoredFile:
     """Stream `chunks` into a new GridFS file and deduplicate it (see the module)."""
     head = bytearray()
@@ -135,10 +197,7 @@ async def store_file(*, chunks: AsyncIterator[bytes], filename: str, max_bytes: 
         )
     digest = hashlib.sha256()
     size = 0
-    file_id = ObjectId()
-    upload = bucket().open_upload_stream_with_id(
-        file_id, filename, metadata={"content_type": kind.value, "refs": 1}
-    )
+    upload = GridFSUpload(filename=filename)
     try:
 
         async def rest() -> AsyncIterator[bytes]:
@@ -158,14 +217,13 @@ async def store_file(*, chunks: AsyncIterator[bytes], filename: str, max_bytes: 
             digest.update(chunk)
             await upload.write(chunk)
         sha256 = digest.hexdigest()
-        await upload.set("metadata", {"content_type": kind.value, "refs": 1, "sha256": sha256})
-        await upload.close()
+        await upload.close(metadata={"content_type": kind.value, "refs": 1, "sha256": sha256})
     except BaseException:
         await upload.abort()
         raise
     dimensions = images.dimensions(kind, bytes(head))
     width, height = dimensions if dimensions else (None, None)
-    file_id = await _deduplicate(file_id, sha256)
+    file_id = await _deduplicate(upload.file_id, sha256)
     return StoredFile(file_id, sha256, size, kind, width, height)
 
 
@@ -300,42 +358,56 @@ async def delete_run_screenshots(*, run_id: PydanticObjectId) -> int:
     return deleted
 
 
+CHUNKS_PER_BATCH = 4
+"""GridFS chunks fetched per round trip while streaming (the driver's default first batch, 101
+chunks of 255 KiB, would hold 25 MiB in memory)."""
+
+
 @dataclass(frozen=True)
 class Content:
-    """An open download of a screenshot's bytes, from `start` for `length` bytes."""
+    """A screenshot's bytes from `start`, `length` of them, read a GridFS chunk at a time."""
 
-    screenshot: Screenshot
-    stream: AsyncGridOut
+    file_id: ObjectId
+    chunk_size: int
     start: int
     length: int
 
-    async def chunks(self, chunk_size: int = 255 * 1024) -> AsyncIterator[bytes]:
-        try:
-            if self.start:
-                await self.stream.seek(self.start)
-            left = self.length
-            while left > 0:
-                chunk = await self.stream.read(min(chunk_size, left))
-                if not chunk:
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self.length <= 0:
+            return
+        first = self.start // self.chunk_size
+        last = (self.start + self.length - 1) // self.chunk_size
+        skip = self.start - first * self.chunk_size
+        left = self.length
+        cursor = database()[f"{BUCKET}.chunks"].find(
+            {"files_id": self.file_id, "n": {"$gte": first, "$lte": last}},
+            projection={"data": 1, "_id": 0},
+            sort=[("n", ASCENDING)],
+            batch_size=CHUNKS_PER_BATCH,
+        )
+        async with cursor:
+            async for chunk in cursor:
+                data = bytes(chunk["data"])[skip : skip + left]
+                skip = 0
+                left -= len(data)
+                yield data
+                if left <= 0:
                     break
-                left -= len(chunk)
-                yield chunk
-        finally:
-            await self.stream.close()
 
 
 async def open_content(
     *, screenshot: Screenshot, start: int = 0, length: int | None = None
 ) -> Content:
-    """Open the screenshot's bytes for reading (404 if its file is gone)."""
-    try:
-        stream = await bucket().open_download_stream(screenshot.file_id)
-    except NoFile as exc:
-        raise NotFound(f"the bytes of {LABEL} {screenshot.id} are gone") from exc
-    total = stream.length
+    """Where the screenshot's bytes are (404 if its file is gone)."""
+    stored = await files().find_one(
+        {"_id": screenshot.file_id}, projection={"length": 1, "chunkSize": 1}
+    )
+    if stored is None:
+        raise NotFound(f"the bytes of {LABEL} {screenshot.id} are gone")
+    total = int(stored["length"])
     return Content(
-        screenshot=screenshot,
-        stream=stream,
+        file_id=ObjectId(screenshot.file_id),
+        chunk_size=int(stored["chunkSize"]),
         start=start,
         length=total - start if length is None else length,
     )

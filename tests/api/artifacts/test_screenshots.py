@@ -22,15 +22,6 @@ SCREENSHOTS = "/api/v1/artifacts/screenshots"
 EXECUTIONS = "/api/v1/executions"
 
 
-@pytest.fixture
-async def execution(client: httpx.AsyncClient) -> dict[str, Any]:
-    """An execution with two steps."""
-    case = await create_case(client, "Login works")
-    run = await create_run(client, test_case_ids=[case["id"]])
-    [found] = await run_executions(client, run["id"])
-    return found
-
-
 async def upload(
     client: httpx.AsyncClient,
     execution_id: str,
