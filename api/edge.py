@@ -3,9 +3,9 @@
 - `BodySizeLimit` refuses a body over `JBTS_MAX_BODY_BYTES` with a 413 while it streams in: a
   declared `Content-Length` over the limit before anything is read, a chunked body as soon as the
   bytes received pass the limit. A path that takes files has a limit of its own
-  (`JBTS_MAX_IMPORT_BYTES` for JUnit imports), larger or smaller. Nothing is parsed or buffered
-  here, so a large body never sits in memory, and a refused request never reaches a route
-  (nothing is written).
+  (`JBTS_MAX_IMPORT_BYTES` for JUnit imports, `JBTS_MAX_SCREENSHOT_BYTES` for screenshots),
+  larger or smaller. Nothing is parsed or buffered here, so a large body never sits in memory,
+  and a refused request never reaches a route (nothing is written).
 - CORS for the origins in `JBTS_CORS_ORIGINS` (none by default: CORS off).
 
 `add_edge_middleware` installs both; CORS is the outermost layer, so every answer of the app,

@@ -10,6 +10,8 @@ from fastapi import APIRouter, FastAPI
 from pymongo.monitoring import CommandListener
 
 from api.artifacts.logs import router as logs_router
+from api.artifacts.screenshots import MULTIPART_OVERHEAD, SCREENSHOTS_PATH
+from api.artifacts.screenshots import router as screenshots_router
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
 from api.docs import install_docs
@@ -83,13 +85,19 @@ def create_app(
     api.include_router(executions_router)
     api.include_router(imports_router)
     api.include_router(logs_router)
+    api.include_router(screenshots_router)
     app.include_router(api)
     app.include_router(health_router)
     install_docs(app)
     _document_problems_only_as_problem_json(app)
     # Last: CORS must wrap every other middleware.
     add_edge_middleware(
-        app, settings, path_limits={API_PREFIX + IMPORT_PATH: settings.max_import_bytes}
+        app,
+        settings,
+        path_limits={
+            API_PREFIX + IMPORT_PATH: settings.max_import_bytes,
+            API_PREFIX + SCREENSHOTS_PATH: settings.max_screenshot_bytes + MULTIPART_OVERHEAD,
+        },
     )
     return app
 

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
         description="The largest JUnit XML report `POST /executions/runs/import` takes (the "
         "body limit there, instead of JBTS_MAX_BODY_BYTES).",
     )
+    max_screenshot_bytes: int = Field(
+        default=10 * MIB,
+        ge=1024,
+        le=1024 * MIB,
+        validation_alias="JBTS_MAX_SCREENSHOT_BYTES",
+        description="The largest screenshot `POST /artifacts/screenshots` takes (the body "
+        "limit there is this plus 64 KiB for the multipart envelope).",
+    )
     cors_origins: Origins = Field(default=(), validation_alias="JBTS_CORS_ORIGINS")
     limit_concurrency: int = Field(
         default=1000, ge=1, le=100_000, validation_alias="JBTS_LIMIT_CONCURRENCY"

@@ -33,11 +33,12 @@ class Screenshot(TimestampedDocument):
     class Settings:
         name = "screenshots"
         indexes: ClassVar[list[IndexModel]] = [
-            IndexModel(
-                [("execution_id", ASCENDING), ("taken_at", ASCENDING)], name="execution_taken"
-            ),
             IndexModel([("run_id", ASCENDING)], name="run_id"),
             IndexModel([("sha256", ASCENDING)], name="sha256"),
+            # m0007: every list order, alone, within an execution and within a run.
+            *sort_indexes("taken_at"),
+            *sort_indexes("taken_at", equal="execution_id"),
+            *sort_indexes("taken_at", equal="run_id"),
         ]
 
 

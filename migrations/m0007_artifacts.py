@@ -1,13 +1,16 @@
-"""Artifacts: the list orders of log entries, and a log retention that follows the settings.
+"""Artifacts: the list orders of log entries and screenshots, and a log retention that follows
+the settings.
 
 Log entries are listed by `timestamp`, then `_id`, alone, within a run or within an execution
-(`GET /artifacts/logs`, and its NDJSON export), often with thousands of lines per run.
+(`GET /artifacts/logs`, and its NDJSON export), often with thousands of lines per run;
+screenshots by `taken_at`, then `_id`, the same ways.
 
 Forward:
 - creates the indexes of those orders (`timestamp, _id`, `run_id, timestamp, _id`,
-  `execution_id, timestamp, _id`);
-- drops `run_timestamp` and `execution_timestamp` (m0001): the new indexes are the same with
-  `_id` appended.
+  `execution_id, timestamp, _id`; `taken_at, _id`, `run_id, taken_at, _id`,
+  `execution_id, taken_at, _id`);
+- drops `run_timestamp`, `execution_timestamp` (log entries) and `execution_taken`
+  (screenshots), from m0001: the new indexes are the same with `_id` appended.
 
 Backward drops the new indexes, restores the dropped ones, and gives the TTL index m0001's 30
 days back. Safe to re-run.
@@ -32,6 +35,7 @@ VERSION = 7
 NAME = "artifacts"
 
 LOGS = "log_entries"
+SCREENSHOTS = "screenshots"
 TTL_INDEX = "ttl_timestamp"
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60
 """m0001's retention: what `backward` restores."""
@@ -50,7 +54,12 @@ INDEXES = {
         _sorts("timestamp"),
         _sorts("timestamp", equal="execution_id"),
         _sorts("timestamp", equal="run_id"),
-    ]
+    ],
+    SCREENSHOTS: [
+        _sorts("taken_at"),
+        _sorts("taken_at", equal="execution_id"),
+        _sorts("taken_at", equal="run_id"),
+    ],
 }
 """Per collection, the indexes this migration adds."""
 
@@ -60,7 +69,10 @@ DROPPED_INDEXES = {
             [("execution_id", ASCENDING), ("timestamp", ASCENDING)], name="execution_timestamp"
         ),
         IndexModel([("run_id", ASCENDING), ("timestamp", ASCENDING)], name="run_timestamp"),
-    ]
+    ],
+    SCREENSHOTS: [
+        IndexModel([("execution_id", ASCENDING), ("taken_at", ASCENDING)], name="execution_taken"),
+    ],
 }
 """Per collection, the indexes this migration drops (as m0001 created them)."""
 

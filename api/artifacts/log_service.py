@@ -158,3 +158,9 @@ async def export_lines(
                 lines = []
     if lines:
         yield "".join(lines)
+
+
+async def delete_run_logs(*, run_id: PydanticObjectId) -> int:
+    """Delete every log line of a run (for a run's deletion); how many."""
+    result = await LogEntry.get_pymongo_collection().delete_many({"run_id": run_id})
+    return result.deleted_count

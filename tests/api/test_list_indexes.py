@@ -19,6 +19,7 @@ from beanie import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.artifacts.log_params import LogListParams
+from api.artifacts.screenshot_schemas import ScreenshotListParams
 from api.configurations.params import BrowserListParams, EnvironmentListParams
 from api.executions.history import HistoryQuery
 from api.executions.params import ExecutionListParams, RunListParams
@@ -37,6 +38,7 @@ from documents import (
     TestSuite,
     TestTemplate,
 )
+from documents.artifacts import Screenshot
 
 LISTS: dict[type[ListParams], type[Document]] = {
     TestCaseListParams: TestCase,
@@ -48,6 +50,7 @@ LISTS: dict[type[ListParams], type[Document]] = {
     ExecutionListParams: TestExecution,
     HistoryQuery: TestExecution,  # a case's history: an execution list with its own projection
     LogListParams: LogEntry,
+    ScreenshotListParams: Screenshot,
 }
 """Every list endpoint's parameters and the collection it lists."""
 
@@ -86,6 +89,7 @@ SAMPLE: dict[str, str] = {
     "source": "browser",
     "from_": "2026-01-01T00:00:00Z",
     "to": "2026-12-31T00:00:00Z",
+    "step_id": "a1b2c3d4e5f6",
 }
 # Where a filter's sample differs per list (a run's or an execution's status).
 SAMPLE_FOR: dict[type[ListParams], dict[str, str]] = {

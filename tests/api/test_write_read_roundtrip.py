@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.artifacts.log_schemas import LogEntryRead
+from api.artifacts.screenshot_schemas import ScreenshotRead
 from api.configurations.schemas import BrowserRead, EnvironmentRead
 from api.executions.schemas import (
     ExecutionEvent,
@@ -34,6 +35,7 @@ from api.suites.schemas import SuiteRead
 from api.templates.schemas import TemplateRead
 from api.test_defs.schemas import StepRead, TestCaseRead
 from documents import ALL_DOCUMENTS
+from tests.api.artifacts.images_samples import jpeg, png
 
 API = "/api/v1"
 BROWSERS = f"{API}/configurations/browsers"
@@ -45,6 +47,8 @@ RUNS = f"{API}/executions/runs"
 EXECUTIONS = f"{API}/executions"
 IMPORT = f"{RUNS}/import"
 LOGS = f"{API}/artifacts/logs"
+SCREENSHOTS = f"{API}/artifacts/screenshots"
+SCREENSHOT_CONTENT = f"{SCREENSHOTS}/{{id}}/content"
 JUNIT_REPORTS = [
     (Path(__file__).parent.parent / "fixtures" / "junit" / name).read_bytes()
     for name in ("pytest.xml", "surefire.xml")
@@ -67,6 +71,7 @@ READ_MODELS: dict[str, type[BaseModel]] = {
     RUNS: RunRead,
     EXECUTIONS: ExecutionRead,
     LOGS: LogEntryRead,
+    SCREENSHOTS: ScreenshotRead,
 }
 # `fields=` for each list: the name and every list-of-objects field.
 LIST_FIELDS = {
@@ -81,6 +86,7 @@ LIST_FIELDS = {
     RUNS: "name,counters,environment,browser_configuration",
     EXECUTIONS: "status,steps,test_case,error",
     LOGS: "message,context",
+    SCREENSHOTS: "sha256,width,step_id",
 }
 
 
@@ -120,6 +126,22 @@ class Api:
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def upload_screenshot(self, data: bytes, **fields: str) -> dict[str, Any]:
+        """A screenshot through `POST /artifacts/screenshots` (a multipart body)."""
+        self.used.add(("POST", SCREENSHOTS))
+        response = await self.client.post(
+            SCREENSHOTS, data=fields, files={"file": ("shot", data, "image/png")}
+        )
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def read_content(self, id: str) -> bytes:
+        self.used.add(("GET", SCREENSHOT_CONTENT))
+        response = await self.client.get(SCREENSHOT_CONTENT.format(id=id))
+        assert response.status_code == 200, response.text
+        return response.content
 
     async def create_and_delete(self, collection: str, body: dict[str, Any]) -> None:
         created = await self.write("POST", collection, body)
@@ -319,6 +341,12 @@ async def write_everything(api: Api) -> None:
     for junit_report in JUNIT_REPORTS:
         await api.import_report(junit_report)
     await api.create_and_delete(RUNS, {"name": "x"})
+    minimal = await api.upload_screenshot(png(), execution_id=execution["id"])
+    await api.upload_screenshot(
+        jpeg(), execution_id=execution["id"], step_id=first_step, taken_at="2025-06-01T09:00:00Z"
+    )
+    await api.upload_screenshot(png(), execution_id=execution["id"], step_id=first_step)
+    await api.write("DELETE", f"{SCREENSHOTS}/{{id}}", id=minimal["id"])
 
     entries = [
         {"run_id": run["id"], "message": "m"},
@@ -339,7 +367,8 @@ async def test_every_written_document_reads_through_every_read_route(
     api = Api(app, client)
     await write_everything(api)
 
-    for collection in (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES, RUNS, EXECUTIONS):
+    lists = (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES, RUNS, EXECUTIONS, SCREENSHOTS)
+    for collection in lists:
         page = await api.read(collection, "?limit=200")
         await api.read(collection, f"?fields={LIST_FIELDS[collection]}")
         assert page["items"]
@@ -351,6 +380,8 @@ async def test_every_written_document_reads_through_every_read_route(
                 sub_list = STEPS if collection == TESTS else SUITE_TESTS
                 await api.read(sub_list, id=item["id"])
                 await api.read(sub_list, f"?fields={LIST_FIELDS[sub_list]}", id=item["id"])
+            if collection == SCREENSHOTS:
+                assert len(await api.read_content(item["id"])) == item["size"]
             if collection == TESTS:
                 await api.read(HISTORY, id=item["id"])
                 await api.read(HISTORY, f"?fields={LIST_FIELDS[HISTORY]}", id=item["id"])
