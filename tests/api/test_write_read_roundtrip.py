@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.artifacts.report_schemas import JsonReport, ReportRead
 from api.configurations.schemas import BrowserRead, EnvironmentRead
 from api.executions.schemas import (
     ExecutionEvent,
@@ -43,6 +44,7 @@ TEMPLATES = f"{API}/templates"
 RUNS = f"{API}/executions/runs"
 EXECUTIONS = f"{API}/executions"
 IMPORT = f"{RUNS}/import"
+REPORTS = f"{API}/artifacts/reports"
 JUNIT_REPORTS = [
     (Path(__file__).parent.parent / "fixtures" / "junit" / name).read_bytes()
     for name in ("pytest.xml", "surefire.xml")
@@ -64,6 +66,7 @@ READ_MODELS: dict[str, type[BaseModel]] = {
     HISTORY: HistoryItem,
     RUNS: RunRead,
     EXECUTIONS: ExecutionRead,
+    REPORTS: ReportRead,
 }
 # `fields=` for each list: the name and every list-of-objects field.
 LIST_FIELDS = {
@@ -77,6 +80,7 @@ LIST_FIELDS = {
     HISTORY: "run_name,status,error",
     RUNS: "name,counters,environment,browser_configuration",
     EXECUTIONS: "status,steps,test_case,error",
+    REPORTS: "run_id,format,summary",
 }
 
 
@@ -136,6 +140,16 @@ class Api:
         else:
             READ_MODELS[template.removesuffix("/{id}")].model_validate(body)
         return body
+
+    async def read_content(self, report: dict[str, Any]) -> None:
+        """A report's content: a JSON report is read by its model, every other is not empty."""
+        template = f"{REPORTS}/{{id}}/content"
+        self.used.add(("GET", template))
+        response = await self.client.get(template.format(id=report["id"]))
+        assert response.status_code == 200, (template, response.text)
+        assert len(response.content) == report["size"] > 0
+        if report["format"] == "json":
+            JsonReport.model_validate_json(response.content)
 
     async def read_events(self, run_id: str) -> None:
         """A finished run's whole event stream (it ends), from its first change, each event's
@@ -304,6 +318,10 @@ async def write_everything(api: Api) -> None:
     assert reported["failed"] == 0, reported
     for junit_report in JUNIT_REPORTS:
         await api.import_report(junit_report)
+    for report_format in ("json", "junit", "html"):
+        await api.write("POST", REPORTS, {"run_id": full_run["id"], "format": report_format})
+    await api.write("POST", REPORTS, {"run_id": run["id"]})
+    await api.create_and_delete(REPORTS, {"run_id": suite_run["id"], "format": "junit"})
     await api.create_and_delete(RUNS, {"name": "x"})
 
 
@@ -313,12 +331,15 @@ async def test_every_written_document_reads_through_every_read_route(
     api = Api(app, client)
     await write_everything(api)
 
-    for collection in (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES, RUNS, EXECUTIONS):
+    lists = (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES, RUNS, EXECUTIONS, REPORTS)
+    for collection in lists:
         page = await api.read(collection, "?limit=200")
         await api.read(collection, f"?fields={LIST_FIELDS[collection]}")
         assert page["items"]
         for item in page["items"]:
             await api.read(f"{collection}/{{id}}", id=item["id"])
+            if collection == REPORTS:
+                await api.read_content(item)
             if collection == RUNS and item["status"] in FINISHED_RUNS:
                 await api.read_events(item["id"])
             if collection in (TESTS, SUITES):

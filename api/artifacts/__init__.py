@@ -1,0 +1,1 @@
+"""Artifacts: screenshots in GridFS, logs, and reports generated from runs."""
