@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 from pymongo.monitoring import CommandListener
 
 from api.artifacts.reports import router as reports_router
+from api.artifacts.reports import suite_reports
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
 from api.docs import install_docs
@@ -83,6 +84,7 @@ def create_app(
     api.include_router(executions_router)
     api.include_router(imports_router)
     api.include_router(reports_router)
+    api.include_router(suite_reports)
     app.include_router(api)
     app.include_router(health_router)
     install_docs(app)

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.artifacts.report_schemas import ReportRead
 from api.query import Equals, ListParams
@@ -28,3 +28,18 @@ class ReportListParams(ListParams):
     format: Annotated[
         ReportFormat | None, Equals("format"), Field(description="Reports in this format.")
     ] = None
+
+
+MAX_SUITE_RUNS = 50
+"""The most runs a suite report covers (each run may hold thousands of executions)."""
+
+
+class SuiteReportParams(BaseModel):
+    """`GET /suites/{id}/report`: the format, and how many of the suite's latest runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: ReportFormat = Field(default=ReportFormat.JSON, description="The report's format.")
+    runs: int = Field(
+        default=20, ge=1, le=MAX_SUITE_RUNS, description="The suite's latest this many runs."
+    )

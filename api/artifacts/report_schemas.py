@@ -82,3 +82,23 @@ class JsonReport(BaseModel):
     run: RunRead
     summary: ReportSummaryRead
     executions: list[ExecutionRead]
+
+
+class SuiteRunReport(BaseModel):
+    """One run of a suite report: the run, its summary and its executions."""
+
+    run: RunRead
+    summary: ReportSummaryRead
+    executions: list[ExecutionRead]
+
+
+class SuiteJsonReport(BaseModel):
+    """The `json` report of a suite's recent runs, newest first."""
+
+    report_format: Literal["jbts-suite-report/1"] = Field(
+        default="jbts-suite-report/1", description="This schema and its version."
+    )
+    generated_at: datetime
+    suite_id: ObjectIdStr
+    suite_name: str
+    runs: list[SuiteRunReport]

@@ -26,14 +26,16 @@ from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 
 from api.artifacts.render.common import summary_of
-from api.artifacts.render.html import render_html
-from api.artifacts.render.junit import render_junit
-from api.artifacts.report_params import ReportListParams
+from api.artifacts.render.html import render_html, render_html_runs, section
+from api.artifacts.render.junit import render_junit, render_junit_runs
+from api.artifacts.report_params import ReportListParams, SuiteReportParams
 from api.artifacts.report_schemas import (
     EXTENSIONS,
     JsonReport,
     ReportCreate,
     ReportSummaryRead,
+    SuiteJsonReport,
+    SuiteRunReport,
 )
 from api.errors import InvalidInput, NotFound
 from api.executions.schemas import ExecutionRead, RunRead
@@ -42,6 +44,7 @@ from api.query.crud import get_or_404, insert
 from documents.artifacts import ReportFormat, ReportSummary, TestReport
 from documents.base import utcnow
 from documents.executions import TestExecution, TestRun
+from documents.test_defs import TestSuite
 
 REPORT = "report"
 BUCKET = "reports"
@@ -128,6 +131,68 @@ async def generate_report(*, data: ReportCreate, inline_bytes: int) -> TestRepor
     except BaseException:
         await bucket().delete(file_id)
         raise
+
+
+# -- a suite's recent runs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteReport:
+    """A suite report's content (not stored: made on each request) and its download name."""
+
+    content: str
+    filename: str
+
+
+def render_suite(
+    report_format: ReportFormat,
+    suite: TestSuite,
+    runs: list[tuple[TestRun, list[TestExecution]]],
+    *,
+    generated_at: Any,
+) -> str:
+    """The content of a suite report (CPU only: no database)."""
+    if report_format is ReportFormat.JUNIT:
+        return render_junit_runs(suite.name, runs)
+    if report_format is ReportFormat.HTML:
+        sections = [section(run, executions, summary_of(run)) for run, executions in runs]
+        title = f"Suite {suite.name}: the latest {len(runs)} runs"
+        return render_html_runs(title, sections, generated_at=generated_at)
+    return SuiteJsonReport(
+        generated_at=generated_at,
+        suite_id=str(suite.id),
+        suite_name=suite.name,
+        runs=[
+            SuiteRunReport(
+                run=RunRead.of(run),
+                summary=ReportSummaryRead.model_validate(summary_of(run).model_dump()),
+                executions=[ExecutionRead.of(execution) for execution in executions],
+            )
+            for run, executions in runs
+        ],
+    ).model_dump_json(indent=2)
+
+
+async def suite_report(*, id: PydanticObjectId, params: SuiteReportParams) -> SuiteReport:
+    """A report of the suite's latest `params.runs` runs (newest first), each with its
+    executions."""
+    suite = await get_or_404(TestSuite, id, label="test suite")
+    latest = (
+        TestRun.get_pymongo_collection()
+        .find({"suite_id": id}, sort=[("created_at", -1), ("_id", -1)], limit=params.runs)
+        .hint("suite_id_created_at")
+    )
+    runs: list[tuple[TestRun, list[TestExecution]]] = []
+    async for raw in latest:
+        run = TestRun.model_validate(raw)
+        assert run.id is not None
+        runs.append((run, [execution async for execution in run_executions(run.id)]))
+    content = await asyncio.to_thread(
+        render_suite, params.format, suite, runs, generated_at=utcnow()
+    )
+    name = _UNSAFE.sub("-", suite.name).strip("-")[:80].strip("-")
+    middle = f"{name}-" if name else ""
+    return SuiteReport(content, f"suite-{middle}{id}.{EXTENSIONS[params.format]}")
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -6,8 +6,14 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from api.artifacts import report_service
-from api.artifacts.report_params import ReportListParams
-from api.artifacts.report_schemas import MEDIA_TYPES, JsonReport, ReportCreate, ReportRead
+from api.artifacts.report_params import ReportListParams, SuiteReportParams
+from api.artifacts.report_schemas import (
+    MEDIA_TYPES,
+    JsonReport,
+    ReportCreate,
+    ReportRead,
+    SuiteJsonReport,
+)
 from api.deps import ObjectIdPath, SettingsDep, require_json_body
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
@@ -98,3 +104,33 @@ async def get_report_content(id: ObjectIdPath) -> Response:
 async def delete_report(id: ObjectIdPath) -> None:
     """Delete a report, and its GridFS file when it has one."""
     await report_service.delete_report(id=id)
+
+
+suite_reports = APIRouter(
+    route_class=IdempotentRoute, prefix="/suites", tags=["suites"], responses=problem_responses(422)
+)
+
+_SUITE_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        **_CONTENT_RESPONSES[200],
+        "model": SuiteJsonReport,
+        "description": "The report: `application/json` (a `SuiteJsonReport`), `application/xml` "
+        "(JUnit XML, a `<testsuite>` per run) or `text/html`, as an attachment named "
+        "`suite-<name>-<suite id>.<ext>`.",
+    },
+    **problem_responses(404),
+}
+
+
+@suite_reports.get("/{id:item}/report", response_class=Response, responses=_SUITE_REPORT_RESPONSES)
+async def get_suite_report(
+    id: ObjectIdPath, params: Annotated[SuiteReportParams, Query()]
+) -> Response:
+    """A report of the suite's latest runs (newest first, `runs` of them), each with its
+    executions and their step results: made on each request, not stored."""
+    report = await report_service.suite_report(id=id, params=params)
+    return Response(
+        report.content,
+        media_type=MEDIA_TYPES[params.format],
+        headers={"Content-Disposition": f'attachment; filename="{report.filename}"'},
+    )

@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.artifacts.report_schemas import JsonReport, ReportRead
+from api.artifacts.report_schemas import JsonReport, ReportRead, SuiteJsonReport
 from api.configurations.schemas import BrowserRead, EnvironmentRead
 from api.executions.schemas import (
     ExecutionEvent,
@@ -150,6 +150,17 @@ class Api:
         assert len(response.content) == report["size"] > 0
         if report["format"] == "json":
             JsonReport.model_validate_json(response.content)
+
+    async def read_suite_report(self, suite_id: str) -> None:
+        """A suite's report in every format; a JSON one is read by its model."""
+        template = f"{SUITES}/{{id}}/report"
+        self.used.add(("GET", template))
+        for report_format in ("json", "junit", "html"):
+            url = template.format(id=suite_id) + f"?format={report_format}"
+            response = await self.client.get(url)
+            assert response.status_code == 200, (template, response.text)
+            if report_format == "json":
+                SuiteJsonReport.model_validate_json(response.content)
 
     async def read_events(self, run_id: str) -> None:
         """A finished run's whole event stream (it ends), from its first change, each event's
@@ -342,6 +353,8 @@ async def test_every_written_document_reads_through_every_read_route(
                 await api.read_content(item)
             if collection == RUNS and item["status"] in FINISHED_RUNS:
                 await api.read_events(item["id"])
+            if collection == SUITES:
+                await api.read_suite_report(item["id"])
             if collection in (TESTS, SUITES):
                 sub_list = STEPS if collection == TESTS else SUITE_TESTS
                 await api.read(sub_list, id=item["id"])

@@ -64,6 +64,34 @@ def bars(executions: Sequence[TestExecution]) -> list[Bar]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class RunSection:
+    """What the page shows of one run."""
+
+    run: TestRun
+    summary: ReportSummary
+    pass_rate: str
+    executions: Sequence[TestExecution]
+    bars: list[Bar]
+
+
+def section(
+    run: TestRun, executions: Sequence[TestExecution], summary: ReportSummary
+) -> RunSection:
+    return RunSection(
+        run=run,
+        summary=summary,
+        pass_rate=f"{summary.pass_rate * 100:.1f}",
+        executions=executions,
+        bars=bars(executions),
+    )
+
+
+def render_html_runs(title: str, sections: Sequence[RunSection], *, generated_at: datetime) -> str:
+    """A page of several runs (a suite's recent runs), newest first."""
+    return _template().render(title=title, sections=sections, generated_at=generated_at)
+
+
 def render_html(
     run: TestRun,
     executions: Sequence[TestExecution],
@@ -71,11 +99,6 @@ def render_html(
     summary: ReportSummary,
     generated_at: datetime,
 ) -> str:
-    return _template().render(
-        run=run,
-        summary=summary,
-        pass_rate=f"{summary.pass_rate * 100:.1f}",
-        executions=executions,
-        bars=bars(executions),
-        generated_at=generated_at,
-    )
+    """One run's page."""
+    title = f"Run {run.name}: {run.status.value}"
+    return render_html_runs(title, [section(run, executions, summary)], generated_at=generated_at)

@@ -61,9 +61,8 @@ def _outcome(case: Element, execution: TestExecution) -> None:
         SubElement(case, "skipped", message=f"not run: {status.value}")
 
 
-def render_junit(run: TestRun, executions: Iterable[TestExecution]) -> str:
-    """The XML document (with its declaration), indented."""
-    root = Element("testsuites", name=_text(run.name))
+def _suite(root: Element, run: TestRun, executions: Iterable[TestExecution]) -> dict[str, int]:
+    """The run's `<testsuite>` in `root`; its counts (tests, failures, errors, skipped, time)."""
     suite = SubElement(root, "testsuite", name=_text(run.name))
     if run.started_at is not None:
         suite.set("timestamp", run.started_at.isoformat())
@@ -73,8 +72,7 @@ def render_junit(run: TestRun, executions: Iterable[TestExecution]) -> str:
         if value:
             SubElement(properties, "property", name=name, value=_text(value))
     SubElement(properties, "property", name="run_id", value=str(run.id))
-    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_ms = 0
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "time_ms": 0}
     for execution in executions:
         classname, name = case_names(execution, suite=run.name)
         case = SubElement(
@@ -94,11 +92,30 @@ def render_junit(run: TestRun, executions: Iterable[TestExecution]) -> str:
         counts["skipped"] += execution.status is ExecutionStatus.SKIPPED or (
             execution.status in NOT_RUN
         )
-        total_ms += execution.duration_ms or 0
-    for element in (root, suite):
-        for key, value in counts.items():
-            element.set(key, str(value))
-        element.set("time", _seconds(total_ms))
+        counts["time_ms"] += execution.duration_ms or 0
+    _set_counts(suite, counts)
+    return counts
+
+
+def _set_counts(element: Element, counts: dict[str, int]) -> None:
+    for key in ("tests", "failures", "errors", "skipped"):
+        element.set(key, str(counts[key]))
+    element.set("time", _seconds(counts["time_ms"]))
+
+
+def render_junit_runs(name: str, runs: Iterable[tuple[TestRun, Iterable[TestExecution]]]) -> str:
+    """The XML document (with its declaration), indented: a `<testsuite>` per run."""
+    root = Element("testsuites", name=_text(name))
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped", "time_ms"), 0)
+    for run, executions in runs:
+        for key, value in _suite(root, run, executions).items():
+            totals[key] += value
+    _set_counts(root, totals)
     indent(root)
     body = tostring(root, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def render_junit(run: TestRun, executions: Iterable[TestExecution]) -> str:
+    """One run's report."""
+    return render_junit_runs(run.name, [(run, executions)])

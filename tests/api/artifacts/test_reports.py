@@ -141,8 +141,8 @@ async def test_the_html_report_is_self_contained_and_shows_markup_as_text(
     assert "<script" not in page
     assert "Checkout &lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "Timeout &lt;script&gt;" in page
-    assert 'id="pass-rate">25.0%' in page
-    assert 'id="count-failed">2<' in page
+    assert 'class="pass-rate">25.0%' in page
+    assert 'class="count-failed">2<' in page
     assert "width:100.0%" in page  # the durations' bar
     screenshot = f"/api/v1/artifacts/screenshots/{SCREENSHOT_ID}/content"
     assert f'<img class="thumb" src="{screenshot}"' in page
