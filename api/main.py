@@ -10,6 +10,8 @@ from fastapi import APIRouter, FastAPI
 from pymongo.monitoring import CommandListener
 
 from api.artifacts.logs import router as logs_router
+from api.artifacts.reports import router as reports_router
+from api.artifacts.reports import suite_reports
 from api.artifacts.screenshots import MULTIPART_OVERHEAD, SCREENSHOTS_PATH
 from api.artifacts.screenshots import router as screenshots_router
 from api.configurations.router import router as configurations_router
@@ -86,6 +88,8 @@ def create_app(
     api.include_router(imports_router)
     api.include_router(logs_router)
     api.include_router(screenshots_router)
+    api.include_router(reports_router)
+    api.include_router(suite_reports)
     app.include_router(api)
     app.include_router(health_router)
     install_docs(app)

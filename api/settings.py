@@ -133,6 +133,15 @@ class Settings(BaseSettings):
         description="Log entries expire this many days after their `timestamp` (the TTL index "
         "of `log_entries`); `jbts migrate up` applies a changed value to the database.",
     )
+    # Reports (`/artifacts/reports`, api/artifacts/report_service.py).
+    report_inline_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        le=8 * MIB,
+        validation_alias="JBTS_REPORT_INLINE_BYTES",
+        description="A generated report up to this size (UTF-8 bytes) is stored in its document; "
+        "a larger one goes to the `reports` GridFS bucket.",
+    )
     cursor_secret: SecretStr = Field(
         default=SecretStr(DEFAULT_CURSOR_SECRET),
         min_length=16,

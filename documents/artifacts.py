@@ -116,6 +116,8 @@ class TestReport(TimestampedDocument):
     class Settings:
         name = "test_reports"
         indexes: ClassVar[list[IndexModel]] = [
-            IndexModel([("run_id", ASCENDING), ("generated_at", DESCENDING)], name="run_generated"),
-            IndexModel([("generated_at", DESCENDING)], name="generated_at"),
+            # m0007: every list order, alone and within a run (they replace `run_generated` and
+            # `generated_at`).
+            *sort_indexes("generated_at"),
+            *sort_indexes("generated_at", equal="run_id"),
         ]

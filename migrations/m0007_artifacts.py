@@ -3,14 +3,15 @@ the settings.
 
 Log entries are listed by `timestamp`, then `_id`, alone, within a run or within an execution
 (`GET /artifacts/logs`, and its NDJSON export), often with thousands of lines per run;
-screenshots by `taken_at`, then `_id`, the same ways.
+screenshots by `taken_at`, then `_id`, the same ways; reports by `generated_at`, then `_id`,
+alone and within a run.
 
 Forward:
 - creates the indexes of those orders (`timestamp, _id`, `run_id, timestamp, _id`,
   `execution_id, timestamp, _id`; `taken_at, _id`, `run_id, taken_at, _id`,
-  `execution_id, taken_at, _id`);
-- drops `run_timestamp`, `execution_timestamp` (log entries) and `execution_taken`
-  (screenshots), from m0001: the new indexes are the same with `_id` appended.
+  `execution_id, taken_at, _id`; `generated_at, _id`, `run_id, generated_at, _id`);
+- drops `run_timestamp`, `execution_timestamp` (log entries), `execution_taken` (screenshots),
+  `run_generated` and `generated_at` (reports), from m0001: the new indexes replace them.
 
 Backward drops the new indexes, restores the dropped ones, and gives the TTL index m0001's 30
 days back. Safe to re-run.
@@ -27,7 +28,7 @@ and running `jbts migrate up` therefore applies the new value.
 
 from typing import Any, Protocol
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
@@ -36,6 +37,7 @@ NAME = "artifacts"
 
 LOGS = "log_entries"
 SCREENSHOTS = "screenshots"
+REPORTS = "test_reports"
 TTL_INDEX = "ttl_timestamp"
 DEFAULT_RETENTION_SECONDS = 30 * 24 * 60 * 60
 """m0001's retention: what `backward` restores."""
@@ -60,6 +62,7 @@ INDEXES = {
         _sorts("taken_at", equal="execution_id"),
         _sorts("taken_at", equal="run_id"),
     ],
+    REPORTS: [_sorts("generated_at"), _sorts("generated_at", equal="run_id")],
 }
 """Per collection, the indexes this migration adds."""
 
@@ -72,6 +75,10 @@ DROPPED_INDEXES = {
     ],
     SCREENSHOTS: [
         IndexModel([("execution_id", ASCENDING), ("taken_at", ASCENDING)], name="execution_taken"),
+    ],
+    REPORTS: [
+        IndexModel([("run_id", ASCENDING), ("generated_at", DESCENDING)], name="run_generated"),
+        IndexModel([("generated_at", DESCENDING)], name="generated_at"),
     ],
 }
 """Per collection, the indexes this migration drops (as m0001 created them)."""

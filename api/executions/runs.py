@@ -16,7 +16,7 @@ from beanie import PydanticObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
-from api.artifacts import log_service, screenshot_service
+from api.artifacts import log_service, report_service, screenshot_service
 from api.errors import Conflict, InvalidInput, NotFound, ProblemFieldError
 from api.executions import service as execution_service
 from api.executions import tracking
@@ -266,13 +266,14 @@ async def recount_run(*, id: PydanticObjectId) -> TestRun:
 
 
 async def delete_run(*, id: PydanticObjectId, if_match: IfMatch) -> None:
-    """Delete the run and everything that belongs to it: its screenshots (and their GridFS files
-    once nothing else points to them), log lines and executions first, then the run, so an
-    interrupted delete leaves a run that a repeated delete removes."""
+    """Delete the run and everything that belongs to it: its reports, screenshots (and their
+    GridFS files once nothing else points to them), log lines and executions first, then the
+    run, so an interrupted delete leaves a run that a repeated delete removes."""
     run = await get_run(id=id)
     check_if_match(run, if_match, label=RUN)
     if run.status is RunStatus.RUNNING:
         raise Conflict(f"{RUN} {id} is {run.status.value}: cancel it before deleting it")
+    await report_service.delete_run_reports(run_id=id)
     await screenshot_service.delete_run_screenshots(run_id=id)
     await log_service.delete_run_logs(run_id=id)
     await execution_service.executions().delete_many({"run_id": id})

@@ -19,6 +19,7 @@ from beanie import Document
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.artifacts.log_params import LogListParams
+from api.artifacts.report_params import ReportListParams
 from api.artifacts.screenshot_schemas import ScreenshotListParams
 from api.configurations.params import BrowserListParams, EnvironmentListParams
 from api.executions.history import HistoryQuery
@@ -34,6 +35,7 @@ from documents import (
     TestCase,
     TestEnvironment,
     TestExecution,
+    TestReport,
     TestRun,
     TestSuite,
     TestTemplate,
@@ -51,10 +53,12 @@ LISTS: dict[type[ListParams], type[Document]] = {
     HistoryQuery: TestExecution,  # a case's history: an execution list with its own projection
     LogListParams: LogEntry,
     ScreenshotListParams: Screenshot,
+    ReportListParams: TestReport,
 }
 """Every list endpoint's parameters and the collection it lists."""
 
 NOT_FIND_PAGE = {SuiteTestListParams}
+
 """Lists that are not a filtered query: a suite's cases are looked up by id, a page at a time."""
 
 # A value for every filter parameter of every list (a new filter needs one here).
@@ -90,6 +94,7 @@ SAMPLE: dict[str, str] = {
     "from_": "2026-01-01T00:00:00Z",
     "to": "2026-12-31T00:00:00Z",
     "step_id": "a1b2c3d4e5f6",
+    "format": "junit",
 }
 # Where a filter's sample differs per list (a run's or an execution's status).
 SAMPLE_FOR: dict[type[ListParams], dict[str, str]] = {

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.artifacts.log_schemas import LogEntryRead
+from api.artifacts.report_schemas import JsonReport, ReportRead, SuiteJsonReport
 from api.artifacts.screenshot_schemas import ScreenshotRead
 from api.configurations.schemas import BrowserRead, EnvironmentRead
 from api.executions.schemas import (
@@ -49,6 +50,7 @@ IMPORT = f"{RUNS}/import"
 LOGS = f"{API}/artifacts/logs"
 SCREENSHOTS = f"{API}/artifacts/screenshots"
 SCREENSHOT_CONTENT = f"{SCREENSHOTS}/{{id}}/content"
+REPORTS = f"{API}/artifacts/reports"
 JUNIT_REPORTS = [
     (Path(__file__).parent.parent / "fixtures" / "junit" / name).read_bytes()
     for name in ("pytest.xml", "surefire.xml")
@@ -72,6 +74,7 @@ READ_MODELS: dict[str, type[BaseModel]] = {
     EXECUTIONS: ExecutionRead,
     LOGS: LogEntryRead,
     SCREENSHOTS: ScreenshotRead,
+    REPORTS: ReportRead,
 }
 # `fields=` for each list: the name and every list-of-objects field.
 LIST_FIELDS = {
@@ -87,6 +90,7 @@ LIST_FIELDS = {
     EXECUTIONS: "status,steps,test_case,error",
     LOGS: "message,context",
     SCREENSHOTS: "sha256,width,step_id",
+    REPORTS: "run_id,format,summary",
 }
 
 
@@ -172,6 +176,27 @@ class Api:
         assert lines
         for line in lines:
             LogEntryRead.model_validate_json(line)
+
+    async def read_report_content(self, report: dict[str, Any]) -> None:
+        """A report's content: a JSON report is read by its model, every other is not empty."""
+        template = f"{REPORTS}/{{id}}/content"
+        self.used.add(("GET", template))
+        response = await self.client.get(template.format(id=report["id"]))
+        assert response.status_code == 200, (template, response.text)
+        assert len(response.content) == report["size"] > 0
+        if report["format"] == "json":
+            JsonReport.model_validate_json(response.content)
+
+    async def read_suite_report(self, suite_id: str) -> None:
+        """A suite's report in every format; a JSON one is read by its model."""
+        template = f"{SUITES}/{{id}}/report"
+        self.used.add(("GET", template))
+        for report_format in ("json", "junit", "html"):
+            url = template.format(id=suite_id) + f"?format={report_format}"
+            response = await self.client.get(url)
+            assert response.status_code == 200, (template, response.text)
+            if report_format == "json":
+                SuiteJsonReport.model_validate_json(response.content)
 
     async def read_events(self, run_id: str) -> None:
         """A finished run's whole event stream (it ends), from its first change, each event's
@@ -340,6 +365,10 @@ async def write_everything(api: Api) -> None:
     assert reported["failed"] == 0, reported
     for junit_report in JUNIT_REPORTS:
         await api.import_report(junit_report)
+    for report_format in ("json", "junit", "html"):
+        await api.write("POST", REPORTS, {"run_id": full_run["id"], "format": report_format})
+    await api.write("POST", REPORTS, {"run_id": run["id"]})
+    await api.create_and_delete(REPORTS, {"run_id": suite_run["id"], "format": "junit"})
     await api.create_and_delete(RUNS, {"name": "x"})
     minimal = await api.upload_screenshot(png(), execution_id=execution["id"])
     await api.upload_screenshot(
@@ -367,15 +396,29 @@ async def test_every_written_document_reads_through_every_read_route(
     api = Api(app, client)
     await write_everything(api)
 
-    lists = (BROWSERS, ENVIRONMENTS, TESTS, SUITES, TEMPLATES, RUNS, EXECUTIONS, SCREENSHOTS)
+    lists = (
+        BROWSERS,
+        ENVIRONMENTS,
+        TESTS,
+        SUITES,
+        TEMPLATES,
+        RUNS,
+        EXECUTIONS,
+        SCREENSHOTS,
+        REPORTS,
+    )
     for collection in lists:
         page = await api.read(collection, "?limit=200")
         await api.read(collection, f"?fields={LIST_FIELDS[collection]}")
         assert page["items"]
         for item in page["items"]:
             await api.read(f"{collection}/{{id}}", id=item["id"])
+            if collection == REPORTS:
+                await api.read_report_content(item)
             if collection == RUNS and item["status"] in FINISHED_RUNS:
                 await api.read_events(item["id"])
+            if collection == SUITES:
+                await api.read_suite_report(item["id"])
             if collection in (TESTS, SUITES):
                 sub_list = STEPS if collection == TESTS else SUITE_TESTS
                 await api.read(sub_list, id=item["id"])

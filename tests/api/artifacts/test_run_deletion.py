@@ -1,4 +1,5 @@
-"""Deleting a run deletes what belongs to it: screenshots (and unshared GridFS files), logs."""
+"""Deleting a run deletes what belongs to it: reports, screenshots (and unshared GridFS files),
+logs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from tests.api.executions.helpers import RUNS, create_case, create_run, run_exec
 
 SCREENSHOTS = "/api/v1/artifacts/screenshots"
 LOGS = "/api/v1/artifacts/logs"
+REPORTS = "/api/v1/artifacts/reports"
 
 
 async def test_a_deleted_run_takes_its_screenshots_and_logs(
@@ -32,6 +34,8 @@ async def test_a_deleted_run_takes_its_screenshots_and_logs(
         entry = {"run_id": run["id"], "level": "info", "source": "runner", "message": "hi"}
         logged = await client.post(LOGS, json={"entries": [entry]})
         assert logged.status_code == 200, logged.text
+        report = await client.post(REPORTS, json={"run_id": run["id"], "format": "html"})
+        assert report.status_code == 201, report.text
 
     assert (await client.delete(f"{RUNS}/{doomed['id']}")).status_code == 204
 
@@ -39,6 +43,8 @@ async def test_a_deleted_run_takes_its_screenshots_and_logs(
     assert await db["log_entries"].count_documents({"run_id": ObjectId(doomed["id"])}) == 0
     assert await db["screenshots"].count_documents({"run_id": ObjectId(kept["id"])}) == 1
     assert await db["log_entries"].count_documents({"run_id": ObjectId(kept["id"])}) == 1
+    assert await db["test_reports"].count_documents({"run_id": ObjectId(doomed["id"])}) == 0
+    assert await db["test_reports"].count_documents({"run_id": ObjectId(kept["id"])}) == 1
     # Identical bytes: one GridFS file, still referenced by the kept run's screenshot.
     assert await db["screenshots.files"].count_documents({}) == 1
     shown = await client.get(SCREENSHOTS, params={"run_id": kept["id"]})

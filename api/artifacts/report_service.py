@@ -1,0 +1,282 @@
+"""Reports: generated from a run and its executions, stored inline or in GridFS, read, deleted.
+
+A report is rendered from the run as it is when asked (finished or still running) and its
+executions, read with one cursor in bounded batches in creation order (`run_id_created_at`: the
+order needs no sort in memory). A run holds at most about 10,000 executions, so its report is
+bounded too; the rendering (CPU work) runs in a worker thread, not on the event loop.
+
+Storage: content up to `Settings.report_inline_bytes` (UTF-8) is the document's `content`; a
+larger one is a file of the GridFS bucket `reports`, named by `content_file_id`. The file is
+written before the document that names it, and deleted after it: an interruption can leave an
+unreferenced file (which storage statistics count as an orphan), never a report whose content
+is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from beanie import PydanticObjectId
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
+
+from api.artifacts.render.common import summary_of
+from api.artifacts.render.html import render_html, render_html_runs, section
+from api.artifacts.render.junit import render_junit, render_junit_runs
+from api.artifacts.report_params import ReportListParams, SuiteReportParams
+from api.artifacts.report_schemas import (
+    EXTENSIONS,
+    JsonReport,
+    ReportCreate,
+    ReportSummaryRead,
+    SuiteJsonReport,
+    SuiteRunReport,
+)
+from api.errors import InvalidInput, NotFound
+from api.executions.schemas import ExecutionRead, RunRead
+from api.query import RawPage, find_page
+from api.query.crud import get_or_404, insert
+from documents.artifacts import ReportFormat, ReportSummary, TestReport
+from documents.base import utcnow
+from documents.executions import TestExecution, TestRun
+from documents.test_defs import TestSuite
+
+REPORT = "report"
+BUCKET = "reports"
+READ_BATCH = 500
+"""Executions per batch of the cursor a report reads them with."""
+CHUNK_BYTES = 255 * 1024
+"""GridFS chunk size, and the size of the pieces a stored content is streamed in."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+_LIST_FIELDS = ["run_id", "format", "summary", "generated_at", "size", "content_file_id"]
+_LIST_FIELDS += ["created_at", "updated_at"]
+
+
+def bucket() -> AsyncGridFSBucket:
+    database = TestReport.get_pymongo_collection().database
+    return AsyncGridFSBucket(database, bucket_name=BUCKET, chunk_size_bytes=CHUNK_BYTES)
+
+
+# -- generating -----------------------------------------------------------------------------------
+
+
+async def run_executions(run_id: PydanticObjectId) -> AsyncIterator[TestExecution]:
+    """The run's executions, oldest first, read in batches of `READ_BATCH`."""
+    cursor = (
+        TestExecution.get_pymongo_collection()
+        .find({"run_id": run_id}, sort=[("created_at", 1), ("_id", 1)], batch_size=READ_BATCH)
+        .hint("run_id_created_at")
+    )
+    async for raw in cursor:
+        yield TestExecution.model_validate(raw)
+
+
+def render(
+    report_format: ReportFormat,
+    run: TestRun,
+    executions: list[TestExecution],
+    *,
+    summary: ReportSummary,
+    generated_at: Any,
+) -> str:
+    """The content of a report (CPU only: no database)."""
+    if report_format is ReportFormat.JUNIT:
+        return render_junit(run, executions)
+    if report_format is ReportFormat.HTML:
+        return render_html(run, executions, summary=summary, generated_at=generated_at)
+    return JsonReport(
+        generated_at=generated_at,
+        run=RunRead.of(run),
+        summary=ReportSummaryRead.model_validate(summary.model_dump()),
+        executions=[ExecutionRead.of(execution) for execution in executions],
+    ).model_dump_json(indent=2)
+
+
+async def generate_report(*, data: ReportCreate, inline_bytes: int) -> TestReport:
+    run = await TestRun.get(data.run_id)
+    if run is None:
+        raise InvalidInput.at("body.run_id", f"run {data.run_id} does not exist")
+    assert run.id is not None
+    executions = [execution async for execution in run_executions(run.id)]
+    summary = summary_of(run)
+    generated_at = utcnow()
+    content = await asyncio.to_thread(
+        render, data.format, run, executions, summary=summary, generated_at=generated_at
+    )
+    encoded = content.encode()
+    report = TestReport(
+        run_id=run.id,
+        format=data.format,
+        summary=summary,
+        generated_at=generated_at,
+        size=len(encoded),
+    )
+    if len(encoded) <= inline_bytes:
+        report.content = content
+        return await insert(report, label=REPORT)
+    report.id = PydanticObjectId()
+    file_id = await bucket().upload_from_stream(
+        f"{report.id}.{EXTENSIONS[data.format]}",
+        encoded,
+        metadata={"report_id": report.id, "run_id": run.id, "format": data.format.value},
+    )
+    report.content_file_id = PydanticObjectId(file_id)
+    try:
+        return await insert(report, label=REPORT)
+    except BaseException:
+        await bucket().delete(file_id)
+        raise
+
+
+# -- a suite's recent runs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteReport:
+    """A suite report's content (not stored: made on each request) and its download name."""
+
+    content: str
+    filename: str
+
+
+def render_suite(
+    report_format: ReportFormat,
+    suite: TestSuite,
+    runs: list[tuple[TestRun, list[TestExecution]]],
+    *,
+    generated_at: Any,
+) -> str:
+    """The content of a suite report (CPU only: no database)."""
+    if report_format is ReportFormat.JUNIT:
+        return render_junit_runs(suite.name, runs)
+    if report_format is ReportFormat.HTML:
+        sections = [section(run, executions, summary_of(run)) for run, executions in runs]
+        title = f"Suite {suite.name}: the latest {len(runs)} runs"
+        return render_html_runs(title, sections, generated_at=generated_at)
+    return SuiteJsonReport(
+        generated_at=generated_at,
+        suite_id=str(suite.id),
+        suite_name=suite.name,
+        runs=[
+            SuiteRunReport(
+                run=RunRead.of(run),
+                summary=ReportSummaryRead.model_validate(summary_of(run).model_dump()),
+                executions=[ExecutionRead.of(execution) for execution in executions],
+            )
+            for run, executions in runs
+        ],
+    ).model_dump_json(indent=2)
+
+
+async def suite_report(*, id: PydanticObjectId, params: SuiteReportParams) -> SuiteReport:
+    """A report of the suite's latest `params.runs` runs (newest first), each with its
+    executions."""
+    suite = await get_or_404(TestSuite, id, label="test suite")
+    latest = (
+        TestRun.get_pymongo_collection()
+        .find({"suite_id": id}, sort=[("created_at", -1), ("_id", -1)], limit=params.runs)
+        .hint("suite_id_created_at")
+    )
+    runs: list[tuple[TestRun, list[TestExecution]]] = []
+    async for raw in latest:
+        run = TestRun.model_validate(raw)
+        assert run.id is not None
+        runs.append((run, [execution async for execution in run_executions(run.id)]))
+    content = await asyncio.to_thread(
+        render_suite, params.format, suite, runs, generated_at=utcnow()
+    )
+    name = _UNSAFE.sub("-", suite.name).strip("-")[:80].strip("-")
+    middle = f"{name}-" if name else ""
+    return SuiteReport(content, f"suite-{middle}{id}.{EXTENSIONS[params.format]}")
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+async def get_report(*, id: PydanticObjectId) -> TestReport:
+    """The report's metadata (its content, inline or not, is not read)."""
+    raw = await TestReport.get_pymongo_collection().find_one({"_id": id}, {"content": 0})
+    if raw is None:
+        raise NotFound(f"{REPORT} {id} does not exist")
+    report: TestReport = TestReport.model_validate(raw)
+    return report
+
+
+async def list_reports(*, params: ReportListParams) -> RawPage:
+    """A page of reports' metadata: without `fields=`, every field but the content."""
+    if params.fields is None:
+        params = params.model_copy(update={"fields": _LIST_FIELDS})
+    return await find_page(TestReport, params)
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A report's content: `inline`, else `chunks` streams the GridFS file."""
+
+    report: TestReport
+    filename: str
+    inline: bytes | None
+    chunks: AsyncIterator[bytes] | None
+
+
+def download_name(run: TestRun | None, report: TestReport) -> str:
+    """`run-<name>-<run id>.<ext>`, the name reduced to words of `A-Za-z0-9_` joined by `-`."""
+    name = _UNSAFE.sub("-", run.name if run is not None else "").strip("-")[:80].strip("-")
+    middle = f"{name}-" if name else ""
+    return f"run-{middle}{report.run_id}.{EXTENSIONS[report.format]}"
+
+
+async def get_content(*, id: PydanticObjectId) -> Content:
+    report = await get_or_404(TestReport, id, label=REPORT)
+    run = await TestRun.get(report.run_id)
+    filename = download_name(run, report)
+    if report.content_file_id is None:
+        return Content(report, filename, (report.content or "").encode(), None)
+    try:
+        stream = await bucket().open_download_stream(report.content_file_id)
+    except NoFile as exc:
+        raise NotFound(f"the content of {REPORT} {id} is missing from GridFS") from exc
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while piece := await stream.readchunk():
+                yield piece
+        finally:
+            await stream.close()
+
+    return Content(report, filename, None, chunks())
+
+
+# -- deleting -------------------------------------------------------------------------------------
+
+
+async def delete_report(*, id: PydanticObjectId) -> None:
+    """Delete the report, then its GridFS file (if it has one)."""
+    raw = await TestReport.get_pymongo_collection().find_one_and_delete(
+        {"_id": id}, projection={"content_file_id": 1}
+    )
+    if raw is None:
+        raise NotFound(f"{REPORT} {id} does not exist")
+    if raw.get("content_file_id") is not None:
+        with suppress(NoFile):  # already gone: nothing to free
+            await bucket().delete(raw["content_file_id"])
+
+
+async def delete_run_reports(*, run_id: PydanticObjectId) -> int:
+    """Delete every stored report of a run, with its GridFS file (for a run's deletion); how
+    many."""
+    deleted = 0
+    async for found in TestReport.get_pymongo_collection().find(
+        {"run_id": run_id}, projection={"_id": 1}
+    ):
+        try:
+            await delete_report(id=found["_id"])
+        except NotFound:
+            continue  # deleted meanwhile
+        deleted += 1
+    return deleted
