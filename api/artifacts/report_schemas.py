@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.executions.schemas import ExecutionRead, RunRead
+from api.executions.schemas import CountersRead, ExecutionRead, RunRead
 from api.schemas import InputModel, ObjectIdInput, ObjectIdStr, ReadModel
 from documents.artifacts import ReportFormat
 
@@ -39,17 +39,9 @@ class ReportCreate(InputModel):
     )
 
 
-class ReportSummaryRead(BaseModel):
+class ReportSummaryRead(CountersRead):
     """The run's counters when the report was generated, its pass rate and duration."""
 
-    queued: int
-    running: int
-    passed: int
-    failed: int
-    error: int
-    skipped: int
-    cancelled: int
-    total: int
     pass_rate: float = Field(
         ge=0, le=1, description="passed / (passed + failed + error); 0 when none of those."
     )

@@ -26,7 +26,7 @@ from api.executions.schemas import ErrorInput, ExecutionCreate, ExecutionUpdate,
 from api.executions.signature import signature
 from api.executions.status import TERMINAL, allowed, refusal
 from api.query import RawPage, find_page
-from api.query.crud import get_or_404
+from api.query.crud import ensure_exists, get_or_404
 from documents.base import utcnow
 from documents.executions import (
     CaseSnapshot,
@@ -187,8 +187,7 @@ async def create_execution(*, data: ExecutionCreate) -> TestExecution:
 
     Without `attempt`, the next one for the case in the run; an attempt that exists is a 409.
     """
-    if await TestRun.find_one({"_id": data.run_id}) is None:
-        raise InvalidInput.at("body.run_id", f"test run {data.run_id} does not exist")
+    await ensure_exists(TestRun, data.run_id, location="body.run_id", label=tracking.RUN)
     case = await _case(data.test_case_id, location="body.test_case_id")
     assert case.id is not None
     for _ in range(_ATTEMPT_TRIES):

@@ -39,7 +39,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from api.errors import Conflict, NotFound
-from api.executions.status import ACTIVE, FAILING, RUN_FINISHED
+from api.executions.status import FAILING, RUN_FINISHED
 from documents.base import utcnow
 from documents.executions import (
     ExecutionStatus,
@@ -289,8 +289,3 @@ def watermark(run: TestRun) -> int:
     if run.pending:
         return min(change.seq for change in run.pending) - 1
     return run.version
-
-
-def still_active(counters: RunCounters) -> int:
-    """How many executions the counters say are queued or running."""
-    return sum(getattr(counters, status.value) for status in ACTIVE)
