@@ -1,0 +1,78 @@
+"""The filters every analytics route takes: which runs (suite, environment, browser
+configuration, branch, trigger, opened within `from`..`to`) and which of their cases (one case,
+or cases with any of some tags)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from api.executions.schemas import Branch
+from api.query import CommaList
+from api.query.filters import Moment
+from api.schemas import ObjectIdInput, Tag
+from documents.base import utcnow
+from documents.executions import RunTrigger
+
+DEFAULT_WINDOW = timedelta(days=30)
+"""The window when `from` is not given: the 30 days before `to`."""
+MAX_WINDOW = timedelta(days=366)
+"""The longest window a request may ask for (a per-day trend has at most 367 days)."""
+
+
+class AnalyticsFilters(BaseModel):
+    """Which executions a figure is computed from: those of the runs opened at or after `from`
+    and before `to` that match every run filter given, and of the cases the case filters
+    name. A run's time is when it was opened (`created_at`; for an imported report, when it was
+    imported)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    suite_id: ObjectIdInput | None = Field(default=None, description="Runs of this suite.")
+    test_case_id: ObjectIdInput | None = Field(default=None, description="This case only.")
+    environment_id: ObjectIdInput | None = Field(
+        default=None, description="Runs in this test environment."
+    )
+    browser_configuration_id: ObjectIdInput | None = Field(
+        default=None, description="Runs with this browser configuration."
+    )
+    branch: Branch | None = Field(default=None, description="Runs of this branch.")
+    trigger: Annotated[
+        CommaList[RunTrigger] | None,
+        Field(description="Runs of any of these triggers, e.g. `ci,schedule`."),
+    ] = None
+    tags: Annotated[
+        CommaList[Tag] | None,
+        Field(description="Cases that had any of these tags when they ran, e.g. `smoke,checkout`."),
+    ] = None
+    from_: Moment | None = Field(
+        default=None,
+        alias="from",
+        description="Runs opened at or after this time (ISO 8601; a date is its midnight UTC). "
+        "Default: 30 days before `to`.",
+    )
+    to: Moment | None = Field(
+        default=None, description="Runs opened before this time (ISO 8601). Default: now."
+    )
+
+    @model_validator(mode="after")
+    def _bounded_window(self) -> AnalyticsFilters:
+        start, end = self.window()
+        if start >= end:
+            raise ValueError("`from` must be before `to`")
+        if end - start > MAX_WINDOW:
+            raise ValueError(f"the window from `from` to `to` is at most {MAX_WINDOW.days} days")
+        return self
+
+    def window(self, *, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """`[start, end)`: the runs opened in it count."""
+        end = _aware(self.to) if self.to is not None else (now or utcnow())
+        start = _aware(self.from_) if self.from_ is not None else end - DEFAULT_WINDOW
+        return start, end
+
+
+def _aware(moment: datetime) -> datetime:
+    """A date (parsed without an offset) is its midnight UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
