@@ -5,6 +5,7 @@ or cases with any of some tags)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -76,3 +77,61 @@ class AnalyticsFilters(BaseModel):
 def _aware(moment: datetime) -> datetime:
     """A date (parsed without an offset) is its midnight UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+# -- flaky and slowest (api.analytics.flaky, api.analytics.slowest) --------------------------------
+
+MAX_ANALYTICS_LIMIT = 100
+"""The most items a ranking answers."""
+
+
+class FlakyParams(AnalyticsFilters):
+    """The filters, and how the flaky ranking is made."""
+
+    min_runs: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Cases with fewer runs in the window (runs whose outcome was passed, failed "
+        "or error) are not ranked: too little history to tell.",
+    )
+    last: int = Field(
+        default=10, ge=1, le=50, description="How many latest outcomes `last_outcomes` shows."
+    )
+    limit: int = Field(
+        default=20, ge=1, le=MAX_ANALYTICS_LIMIT, description="How many cases to answer."
+    )
+
+
+class SlowMetric(StrEnum):
+    P95 = "p95"
+    AVG = "avg"
+    MAX = "max"
+
+
+class SlowBy(StrEnum):
+    CASE = "case"
+    STEP = "step"
+
+
+class SlowestParams(AnalyticsFilters):
+    """The filters, and how the slowest ranking is made."""
+
+    metric: SlowMetric = Field(
+        default=SlowMetric.P95,
+        description="What ranks the durations: their 95th percentile, mean or maximum.",
+    )
+    by: SlowBy = Field(
+        default=SlowBy.CASE,
+        description="Rank cases (`case`: durations of their executions) or steps (`step`: "
+        "durations of their step results, by step id within their case).",
+    )
+    min_runs: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="Cases (or steps) with durations from fewer runs in the window are not ranked.",
+    )
+    limit: int = Field(
+        default=20, ge=1, le=MAX_ANALYTICS_LIMIT, description="How many cases (or steps) to answer."
+    )

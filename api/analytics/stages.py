@@ -23,9 +23,11 @@ FINISHED = (*COUNTED, ExecutionStatus.SKIPPED, ExecutionStatus.CANCELLED)
 PERCENTILES = (0.5, 0.95)
 
 
-def latest_attempts(*keep: str) -> list[Stage]:
+def latest_attempts(*keep: str, over_attempts: dict[str, Any] | None = None) -> list[Stage]:
     """One document per case per run: its latest attempt, with `status`, `run_id`,
-    `test_case_id` and the fields named in `keep` (the group's `_id` is dropped)."""
+    `test_case_id` and the fields named in `keep` (the group's `_id` is dropped), plus the
+    `$group` accumulators `over_attempts` names (figures over all the case's attempts in the
+    run)."""
     fields = ("run_id", "test_case_id", "status", *keep)
     return [
         {"$sort": {"run_id": 1, "test_case_id": 1, "attempt": -1}},
@@ -33,6 +35,7 @@ def latest_attempts(*keep: str) -> list[Stage]:
             "$group": {
                 "_id": {"run": "$run_id", "case": "$test_case_id"},
                 **{name.replace(".", "_"): {"$first": f"${name}"} for name in fields},
+                **(over_attempts or {}),
             }
         },
         {"$project": {"_id": 0}},
