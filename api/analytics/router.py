@@ -1,7 +1,12 @@
 """`/executions/analytics/...`: figures over the executions of a window of runs."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Query
+
+from api.analytics import failures as failures_service
+from api.analytics.params import FailuresParams
+from api.analytics.schemas import FailuresRead
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
 
@@ -11,3 +16,14 @@ router = APIRouter(
     tags=["analytics"],
     responses=problem_responses(422),
 )
+
+
+@router.get("/failures")
+async def failures(params: Annotated[FailuresParams, Query()]) -> FailuresRead:
+    """Failures (failed and errored executions, every attempt) of the runs opened in the
+    window, grouped by error signature: how many, how many cases and runs they hit, when the
+    first and the latest happened, the run of the first, the latest message and the cases
+    most affected. Sorted by `count` (default) or `last_seen`, newest first."""
+    return await failures_service.failure_groups(
+        filters=params, sort=params.sort, limit=params.limit, statuses=params.status
+    )
