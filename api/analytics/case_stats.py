@@ -53,9 +53,7 @@ async def case_stats(
     cases = TestCase.get_pymongo_collection()
     if await cases.find_one({"_id": id}, {"_id": 1}) is None:
         raise NotFound(f"test case {id} does not exist")
-    scoped = AnalyticsFilters.model_validate(
-        {**filters.model_dump(by_alias=True), "test_case_id": id}
-    )
+    scoped = AnalyticsFilters(**dict(filters), test_case_id=id)
     [result] = await executions_stage(scoped, now=now).aggregate(
         {
             "$facet": {

@@ -23,7 +23,8 @@ async def failures(params: Annotated[FailuresParams, Query()]) -> FailuresRead:
     """Failures (failed and errored executions, every attempt) of the runs opened in the
     window, grouped by error signature: how many, how many cases and runs they hit, when the
     first and the latest happened, the run of the first, the latest message and the cases
-    most affected. Sorted by `count` (default) or `last_seen`, newest first."""
+    most affected. Most failures first (`sort=count`, the default) or most recently seen first
+    (`sort=last_seen`)."""
     return await failures_service.failure_groups(
         filters=params, sort=params.sort, limit=params.limit, statuses=params.status
     )
