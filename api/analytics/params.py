@@ -5,11 +5,11 @@ or cases with any of some tags)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.analytics.schemas import FailureSort, FailureStatus, SlowBy, SlowMetric
 from api.executions.schemas import Branch
 from api.query import CommaList
 from api.query.filters import Moment
@@ -19,20 +19,20 @@ from documents.executions import RunTrigger
 
 DEFAULT_WINDOW = timedelta(days=30)
 """The window when `from` is not given: the 30 days before `to`."""
+FAILURES_LIMIT = 20
+"""Failure groups listed when `limit` is not given."""
+MAX_FAILURES_LIMIT = 100
 MAX_WINDOW = timedelta(days=366)
 """The longest window a request may ask for (a per-day trend has at most 367 days)."""
 
 
-class AnalyticsFilters(BaseModel):
-    """Which executions a figure is computed from: those of the runs opened at or after `from`
-    and before `to` that match every run filter given, and of the cases the case filters
-    name. A run's time is when it was opened (`created_at`; for an imported report, when it was
-    imported)."""
+class WindowFilters(BaseModel):
+    """The filters of `AnalyticsFilters` but the case: those of a route whose path names the
+    case (`GET /tests/{id}/stats`), where a `test_case_id` parameter is an unknown one (422)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     suite_id: ObjectIdInput | None = Field(default=None, description="Runs of this suite.")
-    test_case_id: ObjectIdInput | None = Field(default=None, description="This case only.")
     environment_id: ObjectIdInput | None = Field(
         default=None, description="Runs in this test environment."
     )
@@ -59,7 +59,7 @@ class AnalyticsFilters(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _bounded_window(self) -> AnalyticsFilters:
+    def _bounded_window(self) -> Self:
         start, end = self.window()
         if start >= end:
             raise ValueError("`from` must be before `to`")
@@ -74,9 +74,38 @@ class AnalyticsFilters(BaseModel):
         return start, end
 
 
+class AnalyticsFilters(WindowFilters):
+    """Which executions a figure is computed from: those of the runs opened at or after `from`
+    and before `to` that match every run filter given, and of the cases the case filters
+    name. A run's time is when it was opened (`created_at`; for an imported report, when it was
+    imported)."""
+
+    test_case_id: ObjectIdInput | None = Field(default=None, description="This case only.")
+
+
 def _aware(moment: datetime) -> datetime:
     """A date (parsed without an offset) is its midnight UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class FailuresParams(AnalyticsFilters):
+    """`GET /executions/analytics/failures`: the filters, and which groups to list."""
+
+    sort: FailureSort = Field(
+        default=FailureSort.COUNT,
+        description="`count`: most failures first; `last_seen`: most recently seen first. Ties "
+        "go to the other key, then to the signature.",
+    )
+    limit: int = Field(
+        default=FAILURES_LIMIT, ge=1, le=MAX_FAILURES_LIMIT, description="At most this many groups."
+    )
+    status: CommaList[FailureStatus] | None = Field(
+        default=None, description="Only failures of these statuses (default: both)."
+    )
+
+
+class CaseStatsParams(WindowFilters):
+    """`GET /tests/{id}/stats`: the filters but the case, which the path names."""
 
 
 # -- flaky and slowest (api.analytics.flaky, api.analytics.slowest) --------------------------------
@@ -101,17 +130,6 @@ class FlakyParams(AnalyticsFilters):
     limit: int = Field(
         default=20, ge=1, le=MAX_ANALYTICS_LIMIT, description="How many cases to answer."
     )
-
-
-class SlowMetric(StrEnum):
-    P95 = "p95"
-    AVG = "avg"
-    MAX = "max"
-
-
-class SlowBy(StrEnum):
-    CASE = "case"
-    STEP = "step"
 
 
 class SlowestParams(AnalyticsFilters):

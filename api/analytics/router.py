@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.analytics import failures as failures_service
 from api.analytics import flaky as flaky_service
 from api.analytics import slowest as slowest_service
-from api.analytics.params import FlakyParams, SlowestParams
-from api.analytics.schemas import FlakyCases, SlowestCases
+from api.analytics.params import FailuresParams, FlakyParams, SlowestParams
+from api.analytics.schemas import FailuresRead, FlakyCases, SlowestCases
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
 
@@ -17,6 +18,18 @@ router = APIRouter(
     tags=["analytics"],
     responses=problem_responses(422),
 )
+
+
+@router.get("/failures")
+async def failures(params: Annotated[FailuresParams, Query()]) -> FailuresRead:
+    """Failures (failed and errored executions, every attempt) of the runs opened in the
+    window, grouped by error signature: how many, how many cases and runs they hit, when the
+    first and the latest happened, the run of the first, the latest message and the cases
+    most affected. Most failures first (`sort=count`, the default) or most recently seen first
+    (`sort=last_seen`)."""
+    return await failures_service.failure_groups(
+        filters=params, sort=params.sort, limit=params.limit, statuses=params.status
+    )
 
 
 # -- flaky and slowest ----------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from api.analytics.match import Stage, executions_stage
-from api.analytics.params import AnalyticsFilters, SlowBy, SlowMetric
-from api.analytics.schemas import SlowestCases, SlowItem, SlowStep
+from api.analytics.params import AnalyticsFilters
+from api.analytics.schemas import SlowBy, SlowestCases, SlowItem, SlowMetric, SlowStep
 from api.analytics.stages import COUNTED, duration_stats
 from documents.executions import StepStatus
 

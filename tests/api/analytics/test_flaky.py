@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.analytics.schemas import FlakyCases
 from tests.api.analytics.history import T0, RunSpec, Written, days, write_history
 
 FLAKY = "/api/v1/executions/analytics/flaky"
@@ -166,3 +167,10 @@ async def test_bad_parameters_are_422(client: httpx.AsyncClient) -> None:
         response = await client.get(FLAKY, params=params)
         assert response.status_code == 422, params
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_documented_example_is_a_valid_response() -> None:
+    extra = FlakyCases.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    for example in extra["examples"]:  # type: ignore[union-attr]
+        FlakyCases.model_validate(example)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.analytics.schemas import SlowestCases
 from tests.api.analytics.history import Result, RunSpec, Written, days, write_history
 
 SLOWEST = "/api/v1/executions/analytics/slowest"
@@ -167,3 +168,10 @@ async def test_bad_parameters_are_422(client: httpx.AsyncClient) -> None:
         response = await client.get(SLOWEST, params=params)
         assert response.status_code == 422, params
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_documented_example_is_a_valid_response() -> None:
+    extra = SlowestCases.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    for example in extra["examples"]:  # type: ignore[union-attr]
+        SlowestCases.model_validate(example)
