@@ -6,7 +6,8 @@
   counted ones (passed, failed, error: skipped, cancelled and unfinished ones are left out); a
   flip is a change between passing and failing (failed or error) from one to the next. The flip
   rate is flips / (counted runs - 1), null under 2 counted runs.
-- **Durations**: p50 / p95 / max of its finished executions, every attempt.
+- **Durations**: p50 / p95 / max of its executions that reached a verdict (passed, failed,
+  error), every attempt.
 - **Last failure**: its latest failed or errored execution (by when it finished, else by its
   run's opening).
 - **Failing steps**: step results with status `failed` or `error`, counted per step id (each
@@ -29,7 +30,7 @@ from api.analytics.params import AnalyticsFilters, WindowFilters
 from api.analytics.schemas import CaseStatsRead
 from api.analytics.stages import (
     COUNTED,
-    FINISHED,
+    TIMED,
     count_of,
     duration_stats,
     durations_of,
@@ -60,7 +61,7 @@ async def case_stats(
                 "outcomes": [*latest_attempts(), *_outcome_counts()],
                 "flips": [*latest_attempts("run.created_at"), *_flips()],
                 "durations": [
-                    {"$match": {"status": {"$in": [s.value for s in FINISHED]}}},
+                    {"$match": {"status": {"$in": [s.value for s in TIMED]}}},
                     {"$group": {"_id": None, **duration_stats()}},
                 ],
                 "last_failure": [

@@ -117,7 +117,8 @@ class CaseOutcomes(BaseModel):
 
 
 class CaseDurations(BaseModel):
-    """Durations of its finished executions (every attempt), in milliseconds."""
+    """Durations of its executions that reached a verdict (passed, failed, error; every
+    attempt), in milliseconds."""
 
     p50: int | None
     p95: int | None

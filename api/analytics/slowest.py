@@ -26,7 +26,7 @@ from typing import Any
 from api.analytics.match import Stage, executions_stage
 from api.analytics.params import AnalyticsFilters
 from api.analytics.schemas import SlowBy, SlowestCases, SlowItem, SlowMetric, SlowStep
-from api.analytics.stages import COUNTED, duration_stats
+from api.analytics.stages import TIMED, duration_stats
 from documents.executions import StepStatus
 
 TIMED_STEPS = [StepStatus.PASSED.value, StepStatus.FAILED.value, StepStatus.ERROR.value]
@@ -49,7 +49,7 @@ async def slowest_cases(
     first = executions_stage(both)
     path = "$steps.duration_ms" if by is SlowBy.STEP else "$duration_ms"
     (result,) = await first.aggregate(
-        {"$match": {"status": {"$in": [status.value for status in COUNTED]}}},
+        {"$match": {"status": {"$in": [status.value for status in TIMED]}}},
         *(_steps() if by is SlowBy.STEP else []),
         {"$match": {path[1:]: {"$ne": None}}},
         {"$sort": {"run.created_at": 1, "run_id": 1}},

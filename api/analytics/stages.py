@@ -4,7 +4,8 @@
   a pass is a pass of the run (and a sign of flakiness, counted by the flaky route).
 - **Pass rate**: passed / (passed + failed + error) of those outcomes; skipped, cancelled and
   unfinished ones are not counted either way; `null` when nothing counts (no runs, all skipped).
-- **Durations**: of finished executions that have one (`duration_ms`), as p50 / p95 / max, with
+- **Durations**: of executions that reached a verdict (`TIMED`: passed, failed, error; a skipped
+  or cancelled one did not run its steps), as p50 / p95 / max, with
   MongoDB's `$percentile` (7.0+), `method: approximate` (exact for small inputs on MongoDB; the
   nearest rank on the embedded engine).
 """
@@ -19,7 +20,9 @@ from documents.executions import ExecutionStatus
 COUNTED = (ExecutionStatus.PASSED, ExecutionStatus.FAILED, ExecutionStatus.ERROR)
 """The outcomes a pass rate counts."""
 FINISHED = (*COUNTED, ExecutionStatus.SKIPPED, ExecutionStatus.CANCELLED)
-"""The outcomes that have a duration (those that ran to an end)."""
+"""The outcomes that end an execution."""
+TIMED = COUNTED
+"""The outcomes whose durations the figures take: those of executions that ran their steps."""
 PERCENTILES = (0.5, 0.95)
 
 
