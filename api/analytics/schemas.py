@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import ObjectIdStr
+from documents.executions import RunStatus
 from documents.test_defs import StepAction
 
 # --- Failures by signature (`GET /executions/analytics/failures`) ---------------------------
@@ -116,9 +117,9 @@ class CaseOutcomes(BaseModel):
     other: int = Field(ge=0, description="Cancelled, or not finished yet.")
 
 
-class CaseDurations(BaseModel):
-    """Durations of its executions that reached a verdict (passed, failed, error; every
-    attempt), in milliseconds."""
+class DurationFigures(BaseModel):
+    """Durations in milliseconds: of executions, those that reached a verdict (passed, failed,
+    error; every attempt); of runs, those that finished. Null when there is none."""
 
     p50: int | None
     p95: int | None
@@ -194,7 +195,7 @@ class CaseStatsRead(BaseModel):
         le=1,
         description="flips / (counted runs - 1), rounded to 4 places; null under 2 counted runs.",
     )
-    durations: CaseDurations
+    durations: DurationFigures
     last_failure: CaseLastFailure | None
     failing_steps: list[FailingStep] = Field(
         description="Up to 10 of its steps that failed or errored, most failures first (then by "
@@ -378,3 +379,52 @@ class SlowestCases(BaseModel):
     by: SlowBy
     total: int = Field(description="How many cases (or steps) have durations (before `limit`).")
     items: list[SlowItem]
+
+
+# -- a suite's figures over its latest runs (api.analytics.suite, `GET /suites/{id}/report`) ------
+
+
+class SuiteRunTrend(BaseModel):
+    """One of the suite's runs: its pass rate (by the latest attempt of each case) and
+    outcomes."""
+
+    run_id: ObjectIdStr
+    name: str
+    opened_at: datetime = Field(description="When the run was opened (its `created_at`).")
+    status: RunStatus
+    pass_rate: float | None = Field(
+        description="passed / (passed + failed + error); null when none of these."
+    )
+    passed: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    error: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+    duration_ms: int | None
+
+
+class SuiteDurations(BaseModel):
+    runs: DurationFigures
+    executions: DurationFigures
+
+
+class SuiteAnalytics(BaseModel):
+    """The suite's figures over the runs of the report (see `api.analytics.suite`)."""
+
+    runs: int = Field(ge=0, description="How many runs the figures cover.")
+    trend: list[SuiteRunTrend] = Field(description="Per run, newest first.")
+    durations: SuiteDurations
+    flaky: FlakyCases | None = Field(description="Null when the suite has no runs.")
+    slowest: SlowestCases | None = Field(description="Null when the suite has no runs.")
+    failures: FailuresRead | None = Field(description="Null when the suite has no runs.")
+
+    @classmethod
+    def empty(cls) -> SuiteAnalytics:
+        nothing = DurationFigures(p50=None, p95=None, max=None)
+        return cls(
+            runs=0,
+            trend=[],
+            durations=SuiteDurations(runs=nothing, executions=nothing),
+            flaky=None,
+            slowest=None,
+            failures=None,
+        )

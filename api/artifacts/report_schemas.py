@@ -5,6 +5,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.analytics.schemas import SuiteAnalytics
 from api.executions.schemas import CountersRead, ExecutionRead, RunRead
 from api.schemas import InputModel, ObjectIdInput, ObjectIdStr, ReadModel
 from documents.artifacts import ReportFormat
@@ -93,4 +94,8 @@ class SuiteJsonReport(BaseModel):
     generated_at: datetime
     suite_id: ObjectIdStr
     suite_name: str
+    analytics: SuiteAnalytics = Field(
+        description="Figures over these runs: pass rate per run, durations, the flaky and the "
+        "slowest cases, the top failure signatures."
+    )
     runs: list[SuiteRunReport]

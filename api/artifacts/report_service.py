@@ -25,6 +25,8 @@ from beanie import PydanticObjectId
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 
+from api.analytics.schemas import SuiteAnalytics
+from api.analytics.suite import suite_analytics
 from api.artifacts.render.common import summary_of
 from api.artifacts.render.html import render_html, render_html_runs, section
 from api.artifacts.render.junit import render_junit, render_junit_runs
@@ -149,6 +151,7 @@ def render_suite(
     suite: TestSuite,
     runs: list[tuple[TestRun, list[TestExecution]]],
     *,
+    analytics: SuiteAnalytics,
     generated_at: Any,
 ) -> str:
     """The content of a suite report (CPU only: no database)."""
@@ -157,11 +160,12 @@ def render_suite(
     if report_format is ReportFormat.HTML:
         sections = [section(run, executions, summary_of(run)) for run, executions in runs]
         title = f"Suite {suite.name}: the latest {len(runs)} runs"
-        return render_html_runs(title, sections, generated_at=generated_at)
+        return render_html_runs(title, sections, generated_at=generated_at, analytics=analytics)
     return SuiteJsonReport(
         generated_at=generated_at,
         suite_id=str(suite.id),
         suite_name=suite.name,
+        analytics=analytics,
         runs=[
             SuiteRunReport(
                 run=RunRead.of(run),
@@ -170,7 +174,7 @@ def render_suite(
             )
             for run, executions in runs
         ],
-    ).model_dump_json(indent=2)
+    ).model_dump_json(indent=2, by_alias=True)
 
 
 async def suite_report(*, id: PydanticObjectId, params: SuiteReportParams) -> SuiteReport:
@@ -187,8 +191,14 @@ async def suite_report(*, id: PydanticObjectId, params: SuiteReportParams) -> Su
         run = TestRun.model_validate(raw)
         assert run.id is not None
         runs.append((run, [execution async for execution in run_executions(run.id)]))
+    # JUnit XML has no place for figures: they are computed for the json and html reports.
+    analytics = (
+        SuiteAnalytics.empty()
+        if params.format is ReportFormat.JUNIT
+        else await suite_analytics(suite_id=id, runs=[run for run, _ in runs])
+    )
     content = await asyncio.to_thread(
-        render_suite, params.format, suite, runs, generated_at=utcnow()
+        render_suite, params.format, suite, runs, analytics=analytics, generated_at=utcnow()
     )
     name = _UNSAFE.sub("-", suite.name).strip("-")[:80].strip("-")
     middle = f"{name}-" if name else ""

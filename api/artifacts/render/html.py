@@ -16,6 +16,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
+from api.analytics.schemas import SuiteAnalytics
 from documents.artifacts import ReportSummary
 from documents.executions import TestExecution, TestRun
 
@@ -43,12 +44,17 @@ def _template() -> Template:
         lstrip_blocks=True,
     )
     environment.filters["moment"] = _moment
+    environment.filters["percent"] = _percent
     environment.filters["screenshot"] = lambda id: SCREENSHOT_CONTENT.format(id=id)
     return environment.get_template("report.html.j2")
 
 
 def _moment(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
 
 
 def bars(executions: Sequence[TestExecution]) -> list[Bar]:
@@ -87,9 +93,17 @@ def section(
     )
 
 
-def render_html_runs(title: str, sections: Sequence[RunSection], *, generated_at: datetime) -> str:
-    """A page of several runs (a suite's recent runs), newest first."""
-    return _template().render(title=title, sections=sections, generated_at=generated_at)
+def render_html_runs(
+    title: str,
+    sections: Sequence[RunSection],
+    *,
+    generated_at: datetime,
+    analytics: SuiteAnalytics | None = None,
+) -> str:
+    """A page of several runs (a suite's recent runs, newest first, after their figures)."""
+    return _template().render(
+        title=title, sections=sections, generated_at=generated_at, analytics=analytics
+    )
 
 
 def render_html(
