@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 # -- summary --------------------------------------------------------------------------------------
 
@@ -85,7 +86,7 @@ class TrendDay(BaseModel):
     )
 
 
-SUMMARY_EXAMPLE = {
+SUMMARY_EXAMPLE: JsonDict = {
     "window": {"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z", "tz": "Europe/Paris"},
     "runs": {
         "total": 3,

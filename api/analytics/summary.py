@@ -23,15 +23,6 @@ from zoneinfo import ZoneInfo
 
 from api.analytics.match import FirstStage, Stage, executions_stage, has_case_filters, runs_stage
 from api.analytics.params import SummaryParams
-from api.analytics.stages import (
-    COUNTED,
-    FINISHED,
-    count_of,
-    duration_stats,
-    durations_of,
-    latest_attempts,
-    pass_rate,
-)
 from api.analytics.schemas import (
     DurationsRead,
     ExecutionsByStatus,
@@ -41,6 +32,15 @@ from api.analytics.schemas import (
     SummaryRead,
     SummaryWindow,
     TrendDay,
+)
+from api.analytics.stages import (
+    COUNTED,
+    FINISHED,
+    count_of,
+    duration_stats,
+    durations_of,
+    latest_attempts,
+    pass_rate,
 )
 from documents.base import utcnow
 from documents.executions import ExecutionStatus, RunStatus

@@ -182,7 +182,12 @@ class TestKnownHistory:
         assert body["executions"]["duration_ms"] == {"p50": 1000, "p95": 1000, "max": 1000}
         assert body["pass_rate"] is None
         assert body["trend"] == [
-            {"date": "2026-03-02", "runs": 1, "executions": executions(skipped=2), "pass_rate": None}
+            {
+                "date": "2026-03-02",
+                "runs": 1,
+                "executions": executions(skipped=2),
+                "pass_rate": None,
+            }
         ]
 
 
