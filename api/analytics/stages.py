@@ -4,7 +4,8 @@
   a pass is a pass of the run (and a sign of flakiness, counted by the flaky route).
 - **Pass rate**: passed / (passed + failed + error) of those outcomes; skipped, cancelled and
   unfinished ones are not counted either way; `null` when nothing counts (no runs, all skipped).
-- **Durations**: of finished executions that have one (`duration_ms`), as p50 / p95 / max, with
+- **Durations**: of executions that reached a verdict (`TIMED`: passed, failed, error; a skipped
+  or cancelled one did not run its steps), as p50 / p95 / max, with
   MongoDB's `$percentile` (7.0+), `method: approximate` (exact for small inputs on MongoDB; the
   nearest rank on the embedded engine).
 """
@@ -19,13 +20,17 @@ from documents.executions import ExecutionStatus
 COUNTED = (ExecutionStatus.PASSED, ExecutionStatus.FAILED, ExecutionStatus.ERROR)
 """The outcomes a pass rate counts."""
 FINISHED = (*COUNTED, ExecutionStatus.SKIPPED, ExecutionStatus.CANCELLED)
-"""The outcomes that have a duration (those that ran to an end)."""
+"""The outcomes that end an execution."""
+TIMED = COUNTED
+"""The outcomes whose durations the figures take: those of executions that ran their steps."""
 PERCENTILES = (0.5, 0.95)
 
 
-def latest_attempts(*keep: str) -> list[Stage]:
+def latest_attempts(*keep: str, over_attempts: dict[str, Any] | None = None) -> list[Stage]:
     """One document per case per run: its latest attempt, with `status`, `run_id`,
-    `test_case_id` and the fields named in `keep` (the group's `_id` is dropped)."""
+    `test_case_id` and the fields named in `keep` (the group's `_id` is dropped), plus the
+    `$group` accumulators `over_attempts` names (figures over all the case's attempts in the
+    run)."""
     fields = ("run_id", "test_case_id", "status", *keep)
     return [
         {"$sort": {"run_id": 1, "test_case_id": 1, "attempt": -1}},
@@ -33,6 +38,7 @@ def latest_attempts(*keep: str) -> list[Stage]:
             "$group": {
                 "_id": {"run": "$run_id", "case": "$test_case_id"},
                 **{name.replace(".", "_"): {"$first": f"${name}"} for name in fields},
+                **(over_attempts or {}),
             }
         },
         {"$project": {"_id": 0}},

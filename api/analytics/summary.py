@@ -5,8 +5,8 @@ Two pipelines, each one aggregate command:
 
 - **executions** (`executions_stage`): one `$facet` over the matching executions: per day (of
   the run's opening, in `tz`) the executions by status, folded into the window's totals; the
-  durations of the finished ones; the outcome of each case in each run (its latest attempt)
-  per day, folded into the pass rate.
+  durations of those that reached a verdict (passed, failed, error); the outcome of each case in
+  each run (its latest attempt) per day, folded into the pass rate.
 - **runs**: the runs' statuses, durations and openings per day. Without case filters they start
   on `test_runs` (`runs_stage`). With case filters (`test_case_id`, `tags`) a run counts when
   it executed a matching case, which only executions tell: see `_runs_of_executions`.
@@ -35,7 +35,7 @@ from api.analytics.schemas import (
 )
 from api.analytics.stages import (
     COUNTED,
-    FINISHED,
+    TIMED,
     count_of,
     duration_stats,
     durations_of,
@@ -73,9 +73,10 @@ def _day(path: str, tz: str) -> dict[str, Any]:
 
 
 def _executions_facet(tz: str) -> Stage:
-    """One document: `days` (per day: `runs` ids' count, each status's count), the totals of
-    each status, `durations` of the finished executions, and `outcomes` (per day: `passed`,
-    `counted`) with the window's `pass_rate`."""
+    """One document of three lists: `statuses` (each status's count per day, and over the
+    window), `durations` (of the executions that reached a verdict, `TIMED`), and `outcomes`
+    (per day: `passed`, `counted` and `pass_rate` of the latest attempts, and over the
+    window)."""
     by_status = {status: count_of(ExecutionStatus(status)) for status in EXECUTION_STATUSES}
     return {
         "$facet": {
@@ -92,7 +93,7 @@ def _executions_facet(tz: str) -> Stage:
             "durations": [
                 {
                     "$match": {
-                        "status": {"$in": [status.value for status in FINISHED]},
+                        "status": {"$in": [status.value for status in TIMED]},
                         "duration_ms": {"$ne": None},
                     }
                 },

@@ -32,12 +32,14 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 @dataclass(frozen=True)
 class Result:
     """One case's outcome in a run: letters per attempt, durations per attempt (ms), the error
-    message of each failing attempt, and optionally which step failed (by index)."""
+    message of each failing attempt, optionally which step failed (by index), and the
+    durations of its steps (ms, by index; the same in every attempt; default 100 each)."""
 
     outcome: str
     durations: tuple[int, ...] = ()
     message: str = "Timeout 5000ms exceeded waiting for #submit"
     failed_step: int = 1
+    step_durations: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,8 @@ def _steps(
             status = "failed"
         else:
             status = "skipped"
-        item: dict[str, Any] = {"step_id": step["id"], "status": status, "duration_ms": 100}
+        duration = result.step_durations[index] if result.step_durations else 100
+        item: dict[str, Any] = {"step_id": step["id"], "status": status, "duration_ms": duration}
         if status == "failed":
             item["error"] = {"message": result.message}
         steps.append(item)
