@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.analytics.schemas import SummaryRead
@@ -281,3 +283,32 @@ def test_the_documented_example_is_a_valid_response() -> None:
     assert isinstance(extra, dict)
     for example in extra["examples"]:  # type: ignore[union-attr]
         SummaryRead.model_validate(example)
+
+
+async def test_every_pipeline_starts_with_an_indexed_match(
+    client: httpx.AsyncClient, db: AsyncDatabase[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With and without case filters (whose runs come from the executions by `$lookup`)."""
+    sent: list[tuple[str, list[dict[str, Any]], str]] = []
+    aggregate = AsyncCollection.aggregate
+
+    async def recording(
+        self: AsyncCollection[Any], pipeline: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> Any:
+        sent.append((self.name, pipeline, kwargs.get("hint", "")))
+        return await aggregate(self, pipeline, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "aggregate", recording)
+    case = await create_case(client, "log in", tags=["smoke"])
+    for params in ({}, {"test_case_id": case["id"]}, {"tags": "smoke"}, {"branch": "main"}):
+        await summary(client, **params)
+
+    assert len(sent) == 8
+    for collection, pipeline, hint in sent:
+        indexes = await db[collection].index_information()
+        assert hint in indexes, (collection, hint)
+        first_key = indexes[hint]["key"][0][0]
+        assert first_key in pipeline[0]["$match"], (collection, hint, pipeline[0])
+    assert {collection for collection, _, _ in sent} == {"test_executions", "test_runs"}
+    with_lookup = [pipeline for _, pipeline, _ in sent if any("$lookup" in s for s in pipeline)]
+    assert len(with_lookup) == 2  # the runs of the case filters
