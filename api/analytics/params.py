@@ -5,9 +5,11 @@ or cases with any of some tags)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Annotated, Self
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from api.analytics.schemas import FailureSort, FailureStatus, SlowBy, SlowMetric
 from api.executions.schemas import Branch
@@ -153,3 +155,38 @@ class SlowestParams(AnalyticsFilters):
     limit: int = Field(
         default=20, ge=1, le=MAX_ANALYTICS_LIMIT, description="How many cases (or steps) to answer."
     )
+
+
+# -- summary --------------------------------------------------------------------------------------
+
+DEFAULT_TZ = "UTC"
+MAX_TZ_LENGTH = 64
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _known_zone(name: str) -> str:
+    if name != DEFAULT_TZ and name not in _zones():
+        raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Europe/Paris")
+    return name
+
+
+TimeZone = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_TZ_LENGTH,
+        description="The IANA time zone the per-day trend's days are in, e.g. `Europe/Paris`.",
+        examples=["Europe/Paris"],
+    ),
+    AfterValidator(_known_zone),
+]
+
+
+class SummaryParams(AnalyticsFilters):
+    """The common filters, and the time zone of the trend's days."""
+
+    tz: TimeZone = DEFAULT_TZ

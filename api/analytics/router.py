@@ -7,8 +7,9 @@ from fastapi import APIRouter, Query
 from api.analytics import failures as failures_service
 from api.analytics import flaky as flaky_service
 from api.analytics import slowest as slowest_service
-from api.analytics.params import FailuresParams, FlakyParams, SlowestParams
-from api.analytics.schemas import FailuresRead, FlakyCases, SlowestCases
+from api.analytics import summary as summary_service
+from api.analytics.params import FailuresParams, FlakyParams, SlowestParams, SummaryParams
+from api.analytics.schemas import FailuresRead, FlakyCases, SlowestCases, SummaryRead
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
 
@@ -18,6 +19,17 @@ router = APIRouter(
     tags=["analytics"],
     responses=problem_responses(422),
 )
+
+
+# -- summary --------------------------------------------------------------------------------------
+
+
+@router.get("/summary", response_model=SummaryRead)
+async def get_summary(params: Annotated[SummaryParams, Query()]) -> SummaryRead:
+    """Runs and executions of the window by status, the pass rate (each case's outcome in a run
+    is its latest attempt), duration percentiles of executions and of runs, and a per-day
+    trend in the time zone `tz` (every day of the window, zeros for days without runs)."""
+    return await summary_service.summary(params=params)
 
 
 @router.get("/failures")

@@ -27,7 +27,7 @@ from api.analytics.flaky import flaky_cases
 from api.analytics.match import executions_stage, runs_stage
 from api.analytics.params import AnalyticsFilters
 from api.analytics.schemas import (
-    DurationFigures,
+    DurationsRead,
     SuiteAnalytics,
     SuiteDurations,
     SuiteRunTrend,
@@ -129,6 +129,6 @@ async def _durations(filters: AnalyticsFilters) -> SuiteDurations:
         ),
     )
     return SuiteDurations(
-        runs=DurationFigures(**durations_of(runs[0] if runs else {})),
-        executions=DurationFigures(**durations_of(executions[0] if executions else {})),
+        runs=DurationsRead(**durations_of(runs[0] if runs else {})),
+        executions=DurationsRead(**durations_of(executions[0] if executions else {})),
     )

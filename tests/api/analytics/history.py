@@ -4,8 +4,9 @@ A `History` is written through the API as a runner would report it: each run is 
 its cases (`POST /executions/runs`), every result of the run is reported in one
 `POST /executions/bulk` (status, times, duration, error, step results), and retries are later
 attempts. Then the run is moved to the moment it says it was opened (`at`): the only direct
-write, standing for history that took weeks to happen (the run's `created_at` and the copy of it
-in its executions' `run.created_at`).
+writes, standing for history that took weeks to happen (the run's `created_at` and the copy of it
+in its executions' `run.created_at`; a finished run's times, so that its duration is the sum of
+its attempts' durations).
 
 Outcomes are written per case as letters, one per attempt: `P` passed, `F` failed, `E` error,
 `S` skipped, `C` cancelled. `"FP"` is a failure then a passing retry in the same run.
@@ -150,6 +151,7 @@ async def write_run(
         outcomes = response.json()["results"]
         assert all(outcome["status"] in ("created", "updated") for outcome in outcomes), outcomes
     await move_run(db, run_id, spec.at)
+    await time_run(db, run_id, spec.at, clock)
     return run_id
 
 
@@ -178,3 +180,13 @@ async def move_run(db: AsyncDatabase[Any], run_id: str, at: datetime) -> None:
     run = ObjectId(run_id)
     await db["test_runs"].update_one({"_id": run}, {"$set": {"created_at": at}})
     await db["test_executions"].update_many({"run_id": run}, {"$set": {"run.created_at": at}})
+
+
+async def time_run(db: AsyncDatabase[Any], run_id: str, at: datetime, end: datetime) -> None:
+    """A finished run ran from `at` to `end` (its attempts one after another), so its duration
+    is the sum of its attempts' durations."""
+    duration = int((end - at).total_seconds() * 1000)
+    await db["test_runs"].update_one(
+        {"_id": ObjectId(run_id), "finished_at": {"$ne": None}},
+        {"$set": {"started_at": at, "finished_at": end, "duration_ms": duration}},
+    )
