@@ -111,14 +111,12 @@ def _report(result: PruneResult, *, target: Target, age: str, dry_run: bool) -> 
 
     verb = "would delete" if dry_run else "deleted"
     deleted = result.deleted
-    table = Table(
-        "what",
-        verb,
-        "GridFS files",
-        "GridFS bytes",
-        title=f"Prune of runs older than {age} in {target.description}"
-        + (" (dry run: nothing written)" if dry_run else ""),
+    console.print(
+        f"Prune of the runs older than {age} in {target.description}",
+        highlight=False,
+        soft_wrap=True,
     )
+    table = Table("what", verb, "GridFS files", "GridFS bytes")
     table.add_row("runs", str(deleted.runs), "", "")
     table.add_row("executions", str(deleted.executions), "", "")
     shots = deleted.screenshots
@@ -132,6 +130,8 @@ def _report(result: PruneResult, *, target: Target, age: str, dry_run: bool) -> 
     freed_bytes = shots.bytes + reports.bytes + sum(r.bytes for r in result.orphans.values())
     table.add_row("total", "", str(freed_files), str(freed_bytes))
     console.print(table)
+    if dry_run:
+        console.print("Dry run: nothing was written.")
     if result.gone:
         console.print(f"{result.gone} run(s) were deleted meanwhile by someone else.")
     for found in result.kept:

@@ -69,3 +69,17 @@ async def test_backward_on_a_database_without_buckets_does_nothing(
     await m0008.backward(db)
 
     assert not set(await db.list_collection_names()) & set(EXPECTED)
+
+
+async def test_reset_drops_the_buckets_so_no_file_outlives_its_metadata(
+    db: AsyncDatabase[Any],
+) -> None:
+    await db["screenshots.files"].insert_one({"length": 1, "metadata": {"refs": 1}})
+    await db["reports.chunks"].insert_one({"files_id": 1, "n": 0, "data": b"x"})
+
+    result = await migrations.reset(db)
+
+    assert set(EXPECTED) <= set(result.dropped)
+    assert await every_index(db) == EXPECTED
+    for name in EXPECTED:
+        assert await db[name].count_documents({}) == 0, name

@@ -201,7 +201,8 @@ class TestPrune:
         assert [shot["run_id"] for shot in db["screenshots"].find()] == [data.recent]
         # The file the recent run's screenshot shares survives, with its one reference.
         shared = db["screenshots.files"].find_one({"_id": data.shared_file})
-        assert shared is not None and shared["metadata"]["refs"] == 1
+        assert shared is not None
+        assert shared["metadata"]["refs"] == 1
         assert db["screenshots.chunks"].count_documents({"files_id": data.shared_file}) == 1
         for bucket, file_id in (("screenshots", data.own_file), ("reports", data.report_file)):
             assert db[f"{bucket}.files"].count_documents({"_id": file_id}) == 0
@@ -218,15 +219,12 @@ class TestPrune:
 
         assert dry.exit_code == 0, dry.output
         assert snapshot(db) == before
-        assert "would delete" in dry.stdout and "dry run" in dry.stdout
+        assert "would delete" in dry.stdout
+        assert "Dry run: nothing was written." in dry.stdout.splitlines()
         real = runner.invoke(app, ["prune", "--older-than", "90d"])
         assert real.exit_code == 0, real.output
         assert summary(dry.stdout)["screenshots"] == ["2", "1", str(data.own_bytes)]
-        expected = summary(real.stdout)
-        counted = summary(dry.stdout)
-        assert {k: v for k, v in counted.items() if k != "what"} == {
-            k: v for k, v in expected.items() if k != "what"
-        }
+        assert summary(dry.stdout) == summary(real.stdout)
 
     def test_a_second_prune_finds_nothing(
         self, runner: CliRunner, sync_mongo: SyncClient, cli_db: str, data: Fixture
@@ -325,7 +323,4 @@ class TestArguments:
         assert result.exit_code == 1
         [line] = result.stderr.splitlines()
         assert "run `jbts migrate up` first" in line
-        assert (
-            cli_db not in sync_mongo.list_database_names()
-            or not sync_mongo[cli_db].list_collection_names()
-        )
+        assert sync_mongo[cli_db].list_collection_names() == []
