@@ -4,7 +4,7 @@ then the GridFS files nothing references."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -71,6 +71,7 @@ async def _prune(target: Target, *, age: timedelta, dry_run: bool) -> PruneResul
     from api.executions.runs import RunDeletion, purge_run
     from documents import ALL_DOCUMENTS
     from documents.base import utcnow
+    from documents.executions import RunStatus
 
     async with open_database(target) as db:
         current, latest = await migrations.current_version(db), migrations.latest_version()
@@ -92,7 +93,12 @@ async def _prune(target: Target, *, age: timedelta, dry_run: bool) -> PruneResul
             label = "counting runs" if dry_run else "pruning runs"
             task = progress.add_task(label, total=len(doomed))
             for found in doomed:
-                if dry_run:
+                status = await retention.current_status(id=found.id)
+                if status is None:
+                    gone += 1
+                elif status is RunStatus.RUNNING:  # started since the list was read
+                    kept.append(replace(found, status=status))
+                elif dry_run:
                     await dry.count_run(id=found.id)
                 else:
                     try:

@@ -56,6 +56,13 @@ async def old_runs(*, created_before: datetime) -> list[OldRun]:
     return found
 
 
+async def current_status(*, id: PydanticObjectId) -> RunStatus | None:
+    """The run's status now (None once it is gone): a prune reads it again just before deleting,
+    so a run that started since the list was read is kept."""
+    raw = await runs().find_one({"_id": id}, projection={"status": 1})
+    return None if raw is None else RunStatus(raw["status"])
+
+
 class DryRun:
     """Counts what pruning runs would remove, writing nothing. Screenshot files are counted once
     all runs are known: a file shared by two pruned runs goes, one also used by a kept run
