@@ -256,6 +256,27 @@ class TestPrune:
         assert db["screenshots.files"].count_documents({}) == 0
         assert db["screenshots.chunks"].count_documents({}) == 0
 
+    def test_an_interrupted_prune_is_finished_by_the_next(
+        self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient, data: Fixture
+    ) -> None:
+        db = sync_mongo[cli_db]
+        # What a prune stopped midway through the old run leaves: its reports, screenshots and
+        # log lines gone, its executions and the run itself still there.
+        db["test_reports"].delete_many({"run_id": data.old})
+        db["reports.files"].delete_many({})
+        db["reports.chunks"].delete_many({})
+        db["log_entries"].delete_many({"run_id": data.old})
+
+        result = runner.invoke(app, ["prune", "--older-than", "90d"])
+
+        assert result.exit_code == 0, result.output
+        rows = summary(result.stdout)
+        assert rows["runs"][0] == "2"
+        assert rows["executions"][0] == "2"
+        assert rows["log lines"][0] == "1"
+        assert rows["reports"] == ["0", "0", "0"]
+        assert {run["_id"] for run in db["test_runs"].find()} == {data.recent, data.old_running}
+
     def test_removes_orphaned_files_past_the_grace_period(
         self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
     ) -> None:
