@@ -23,8 +23,8 @@ removes the metadata, then releases its reference: exactly one of two concurrent
 last two references sees the count reach 0, so the file is deleted once, and never while a
 screenshot points to it. What is not guaranteed: a process killed between the metadata write and
 the count's (a few milliseconds) leaves a count one too high, i.e. a file kept that nothing
-references (an orphan, found by comparing `refs` with the metadata) or, on upload, an own file
-never released.
+references or, on upload, an own file never released: an orphan, which `jbts stats` counts and
+`jbts prune` deletes (`api.artifacts.buckets`).
 """
 
 from __future__ import annotations
