@@ -4,6 +4,7 @@ import typer
 
 from scripts import migrate
 from scripts.bench import bench
+from scripts.prune import prune
 from scripts.reset import reset
 from scripts.seed import seed
 from scripts.serve import serve
@@ -11,8 +12,8 @@ from scripts.stats import stats
 
 app = typer.Typer(
     name="jbts",
-    help="JBTestSuite data service: serve the API, migrate, seed, reset, inspect and benchmark "
-    "the database.",
+    help="JBTestSuite data service: serve the API, migrate, seed, reset, inspect, prune and "
+    "benchmark the database.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -20,5 +21,6 @@ app.command()(serve)
 app.command()(stats)
 app.command()(seed)
 app.command()(reset)
+app.command()(prune)
 app.command()(bench)
 app.add_typer(migrate.app, name="migrate")

@@ -10,6 +10,7 @@ from scripts.common import DataDirOption, console, open_database, run, use_targe
 if TYPE_CHECKING:
     from pymongo.asynchronous.database import AsyncDatabase
 
+    from api.artifacts.buckets import BucketStats
     from api.database.capabilities import Capabilities
     from scripts.target import Target
 
@@ -30,6 +31,7 @@ class DatabaseStats:
     migration: int
     latest: int
     capabilities: Capabilities
+    buckets: list[BucketStats]
 
 
 async def _collection_stats(db: AsyncDatabase[Any], name: str) -> dict[str, Any]:
@@ -44,8 +46,10 @@ async def _collection_stats(db: AsyncDatabase[Any], name: str) -> dict[str, Any]
 
 
 async def gather(target: Target) -> DatabaseStats:
+    from api.artifacts.buckets import bucket_stats
     from api.database import migrations
     from api.database.capabilities import probe
+    from documents.base import utcnow
 
     async with open_database(target) as db:
         collections: list[CollectionStats] = []
@@ -66,11 +70,13 @@ async def gather(target: Target) -> DatabaseStats:
             migration=await migrations.current_version(db),
             latest=migrations.latest_version(),
             capabilities=capabilities,
+            buckets=await bucket_stats(db, now=utcnow()),
         )
 
 
 def stats(data_dir: DataDirOption = None) -> None:
-    """Documents, data size and indexes of every collection."""
+    """Documents, data size and indexes of every collection; files, bytes and orphan files
+    (unreferenced, uploaded over an hour ago: `jbts prune` removes them) per GridFS bucket."""
     from rich.table import Table
 
     with use_target(data_dir=data_dir) as target:
@@ -84,6 +90,12 @@ def stats(data_dir: DataDirOption = None) -> None:
             ", ".join(collection.indexes),
         )
     console.print(table)
+    gridfs = Table(
+        "bucket", "files", "bytes", "orphan files", title="GridFS (orphans: should be 0)"
+    )
+    for bucket in result.buckets:
+        gridfs.add_row(bucket.bucket, str(bucket.files), str(bucket.bytes), str(bucket.orphans))
+    console.print(gridfs)
     console.print(f"Migrations: {result.migration} applied, latest {result.latest}")
     flags = result.capabilities.model_dump()
     console.print(

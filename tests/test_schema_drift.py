@@ -7,7 +7,8 @@ database, no `init_beanie`.
 What the migrations describe, in order: `COLLECTIONS` (new collections with validator and indexes),
 `INDEXES` (indexes added to an existing collection), `DROPPED_INDEXES` (indexes removed, by name),
 and `COUNTERS` or `ADDED_FIELDS` (a field added to existing documents without a validator change,
-as engines without `collMod` require).
+as engines without `collMod` require). `GRIDFS_INDEXES` (indexes of GridFS collections, which no
+document describes) are only checked to name GridFS collections.
 """
 
 import ast
@@ -439,6 +440,18 @@ class TestDocumentMatchesMigration:
 
 def test_every_migrated_collection_has_a_document() -> None:
     assert set(SPECS) == {document.Settings.name for document in ALL_DOCUMENTS}
+
+
+def test_indexes_are_added_to_document_collections_or_gridfs_buckets() -> None:
+    """`INDEXES` (compared above) names only collections a document describes; the GridFS
+    buckets' collections, which no document describes, are indexed through `GRIDFS_INDEXES`
+    (m0008) instead, so none of a migration's indexes escapes both checks."""
+    documents = {document.Settings.name for document in ALL_DOCUMENTS}
+    assert set(ADDED_INDEXES) <= documents
+    for module in MIGRATIONS:
+        for name in getattr(module, "GRIDFS_INDEXES", {}):
+            assert re.fullmatch(r"[a-z_]+\.(files|chunks)", name), name
+            assert name.split(".")[0] in {"screenshots", "reports"}, name
 
 
 def test_every_document_has_samples() -> None:

@@ -164,3 +164,8 @@ async def delete_run_logs(*, run_id: PydanticObjectId) -> int:
     """Delete every log line of a run (for a run's deletion); how many."""
     result = await LogEntry.get_pymongo_collection().delete_many({"run_id": run_id})
     return result.deleted_count
+
+
+async def count_run_logs(*, run_id: PydanticObjectId) -> int:
+    """How many log lines `delete_run_logs` would delete now (a dry run)."""
+    return await LogEntry.get_pymongo_collection().count_documents({"run_id": run_id})

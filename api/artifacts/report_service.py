@@ -27,6 +27,7 @@ from gridfs.errors import NoFile
 
 from api.analytics.schemas import SuiteAnalytics
 from api.analytics.suite import suite_analytics
+from api.artifacts.buckets import Removed
 from api.artifacts.render.common import summary_of
 from api.artifacts.render.html import render_html, render_html_runs, section
 from api.artifacts.render.junit import render_junit, render_junit_runs
@@ -265,28 +266,53 @@ async def get_content(*, id: PydanticObjectId) -> Content:
 # -- deleting -------------------------------------------------------------------------------------
 
 
-async def delete_report(*, id: PydanticObjectId) -> None:
+async def delete_report(*, id: PydanticObjectId) -> Removed:
     """Delete the report, then its GridFS file (if it has one)."""
     raw = await TestReport.get_pymongo_collection().find_one_and_delete(
         {"_id": id}, projection={"content_file_id": 1}
     )
     if raw is None:
         raise NotFound(f"{REPORT} {id} does not exist")
-    if raw.get("content_file_id") is not None:
-        with suppress(NoFile):  # already gone: nothing to free
-            await bucket().delete(raw["content_file_id"])
+    return Removed(documents=1) + await _delete_file(raw.get("content_file_id"))
 
 
-async def delete_run_reports(*, run_id: PydanticObjectId) -> int:
-    """Delete every stored report of a run, with its GridFS file (for a run's deletion); how
-    many."""
-    deleted = 0
+async def _delete_file(file_id: PydanticObjectId | None) -> Removed:
+    if file_id is None:
+        return Removed()
+    stored = await _files().find_one({"_id": file_id}, projection={"length": 1})
+    with suppress(NoFile):  # already gone: nothing to free
+        await bucket().delete(file_id)
+        return Removed(files=1, bytes=int(stored.get("length", 0)) if stored else 0)
+    return Removed()
+
+
+def _files() -> Any:
+    return TestReport.get_pymongo_collection().database[f"{BUCKET}.files"]
+
+
+async def delete_run_reports(*, run_id: PydanticObjectId) -> Removed:
+    """Delete every stored report of a run, with its GridFS file (for a run's deletion and
+    pruning): how many, and the files and bytes freed."""
+    removed = Removed()
     async for found in TestReport.get_pymongo_collection().find(
         {"run_id": run_id}, projection={"_id": 1}
     ):
         try:
-            await delete_report(id=found["_id"])
+            removed += await delete_report(id=found["_id"])
         except NotFound:
             continue  # deleted meanwhile
-        deleted += 1
-    return deleted
+    return removed
+
+
+async def count_run_reports(*, run_id: PydanticObjectId) -> Removed:
+    """What `delete_run_reports` would remove now (a dry run)."""
+    counted = Removed()
+    async for found in TestReport.get_pymongo_collection().find(
+        {"run_id": run_id}, projection={"content_file_id": 1}
+    ):
+        counted += Removed(documents=1)
+        if found.get("content_file_id") is not None:
+            stored = await _files().find_one({"_id": found["content_file_id"]}, {"length": 1})
+            if stored is not None:
+                counted += Removed(files=1, bytes=int(stored.get("length", 0)))
+    return counted

@@ -23,8 +23,8 @@ removes the metadata, then releases its reference: exactly one of two concurrent
 last two references sees the count reach 0, so the file is deleted once, and never while a
 screenshot points to it. What is not guaranteed: a process killed between the metadata write and
 the count's (a few milliseconds) leaves a count one too high, i.e. a file kept that nothing
-references (an orphan, found by comparing `refs` with the metadata) or, on upload, an own file
-never released.
+references or, on upload, an own file never released: an orphan, which `jbts stats` counts and
+`jbts prune` deletes (`api.artifacts.buckets`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.artifacts import images
+from api.artifacts.buckets import Removed
 from api.artifacts.screenshot_schemas import ScreenshotListParams
 from api.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from api.executions.schemas import MAX_SCREENSHOTS_PER_STEP
@@ -127,7 +128,8 @@ class GridFSUpload:
     PyMongo's `GridIn` (what `open_upload_stream` returns) buffers up to 32 MiB of chunks for one
     `insert_many`, which would hold a large screenshot in memory (three times over, with its BSON
     message); this inserts each 255 KiB chunk as it fills, then the files document, so a reader
-    sees the file only once it is whole. `abort` removes the chunks written.
+    sees the file only once it is whole. `abort` removes the chunks written. The indexes GridFS
+    drivers create before an upload are migration 0008's (so an upload does not ask for them).
     """
 
     def __init__(self, *, filename: str) -> None:
@@ -138,8 +140,6 @@ class GridFSUpload:
         self._length = 0
 
     async def write(self, data: bytes) -> None:
-        if self._chunk_number == 0 and not self._buffer:
-            await _ensure_indexes()
         self._buffer += data
         self._length += len(data)
         while len(self._buffer) >= CHUNK_SIZE:
@@ -169,15 +169,6 @@ class GridFSUpload:
 
     async def abort(self) -> None:
         await database()[f"{BUCKET}.chunks"].delete_many({"files_id": self.file_id})
-
-
-async def _ensure_indexes() -> None:
-    """The indexes GridFS drivers create before an upload (the same keys, so the same names):
-    a no-op where they exist. (A migration could create them once instead.)"""
-    await files().create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
-    await database()[f"{BUCKET}.chunks"].create_index(
-        [("files_id", ASCENDING), ("n", ASCENDING)], unique=True
-    )
 
 
 async def store_file(*, chunks: AsyncIterator[bytes], filename: str, max_bytes: int) -> StoredFile:
@@ -246,18 +237,20 @@ async def _deduplicate(own: ObjectId, sha256: str) -> ObjectId:
     return own
 
 
-async def _release(file_id: ObjectId) -> None:
-    """Drop one reference to the file; the one who drops the last deletes it."""
+async def _release(file_id: ObjectId) -> Removed:
+    """Drop one reference to the file; the one who drops the last deletes it (and says so)."""
     after = await files().find_one_and_update(
         {"_id": file_id},
         {"$inc": {"metadata.refs": -1}},
-        projection={"metadata.refs": 1},
+        projection={"metadata.refs": 1, "length": 1},
         return_document=ReturnDocument.AFTER,
     )
     if after is not None and after.get("metadata", {}).get("refs", 0) <= 0:
         # The count reaches 0 once, so nobody else deletes it; a crashed earlier attempt might.
         with suppress(NoFile):
             await bucket().delete(file_id)
+            return Removed(files=1, bytes=int(after.get("length", 0)))
+    return Removed()
 
 
 async def create_screenshot(
@@ -327,7 +320,7 @@ async def get_screenshot(*, id: PydanticObjectId) -> Screenshot:
     return await get_or_404(Screenshot, id, label=LABEL)
 
 
-async def delete_screenshot(*, id: PydanticObjectId) -> None:
+async def delete_screenshot(*, id: PydanticObjectId) -> Removed:
     """Unlist it from its step, delete its metadata, then release its file (see the module)."""
     screenshot = await get_or_404(Screenshot, id, label=LABEL)
     if screenshot.step_id is not None:
@@ -341,21 +334,47 @@ async def delete_screenshot(*, id: PydanticObjectId) -> None:
     )
     if deleted is None:  # deleted meanwhile by another request, which releases the file
         raise NotFound(f"{LABEL} {id} does not exist")
-    await _release(deleted["file_id"])
+    return Removed(documents=1) + await _release(deleted["file_id"])
 
 
-async def delete_run_screenshots(*, run_id: PydanticObjectId) -> int:
-    """Delete every screenshot of a run (for a run's deletion and pruning); how many."""
-    deleted = 0
+async def delete_run_screenshots(*, run_id: PydanticObjectId) -> Removed:
+    """Delete every screenshot of a run (for a run's deletion and pruning): how many, and the
+    GridFS files (and bytes) that went with their last reference."""
+    removed = Removed()
     async for found in Screenshot.get_pymongo_collection().find(
         {"run_id": run_id}, projection={"_id": 1}
     ):
         try:
-            await delete_screenshot(id=found["_id"])
+            removed += await delete_screenshot(id=found["_id"])
         except NotFound:
             continue
-        deleted += 1
-    return deleted
+    return removed
+
+
+async def count_run_screenshots(*, run_id: PydanticObjectId) -> tuple[int, dict[ObjectId, int]]:
+    """A run's screenshots, and per GridFS file how many of them point to it (a dry run of
+    `delete_run_screenshots`: see `files_freed`)."""
+    count = 0
+    per_file: dict[ObjectId, int] = {}
+    async for found in Screenshot.get_pymongo_collection().find(
+        {"run_id": run_id}, projection={"file_id": 1}
+    ):
+        count += 1
+        per_file[found["file_id"]] = per_file.get(found["file_id"], 0) + 1
+    return count, per_file
+
+
+async def files_freed(references: dict[ObjectId, int]) -> Removed:
+    """The files that deleting these references (per file, how many) would free: those whose
+    count is no more than that. One `_id` lookup per file."""
+    freed = Removed()
+    for file_id, taken in references.items():
+        stored = await files().find_one(
+            {"_id": file_id}, projection={"metadata.refs": 1, "length": 1}
+        )
+        if stored is not None and stored.get("metadata", {}).get("refs", 0) <= taken:
+            freed += Removed(files=1, bytes=int(stored.get("length", 0)))
+    return freed
 
 
 CHUNKS_PER_BATCH = 4

@@ -2,8 +2,9 @@
 
 The applied versions are recorded in the `schema_migrations` collection (one document per
 version, `_id` = the version number), so `status` and `/health/ready` read them from the database
-itself. The collections a migration creates are those its `COLLECTIONS` list names: with the
-record, they are the service's own collections (`jbts reset` drops exactly these).
+itself. The collections a migration creates are those its `COLLECTIONS` list names, and the
+GridFS buckets' collections its `GRIDFS_INDEXES` names: with the record, they are the service's
+own collections (`jbts reset` drops exactly these, so a reset leaves no orphaned GridFS files).
 
 A migration may also define `reconcile(db, settings)`: a step that follows the service's settings
 rather than the code (the log retention of m0007). `up` runs it for every applied migration that
@@ -46,7 +47,8 @@ class Migration:
     forward: MigrationStep
     backward: MigrationStep
     collections: tuple[str, ...] = ()
-    """The collections this migration creates (the names in its `COLLECTIONS`)."""
+    """The collections this migration creates (the names in its `COLLECTIONS`, then the GridFS
+    collections in its `GRIDFS_INDEXES`)."""
     reconcile: ReconcileStep | None = None
     """What follows the settings (see the module's docstring), run after every `up`."""
 
@@ -70,7 +72,10 @@ def _load(module: ModuleType) -> Migration:
         backward = cast("MigrationStep", module.backward)
     except AttributeError as exc:
         raise MigrationError(f"{module.__name__} is not a migration: {exc}") from exc
-    collections = tuple(spec.name for spec in getattr(module, "COLLECTIONS", ()))
+    collections = (
+        *(spec.name for spec in getattr(module, "COLLECTIONS", ())),
+        *getattr(module, "GRIDFS_INDEXES", {}),
+    )
     reconcile = cast("ReconcileStep | None", getattr(module, "reconcile", None))
     return Migration(
         version=version,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -17,6 +18,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from api.artifacts import log_service, report_service, screenshot_service
+from api.artifacts.buckets import Removed
 from api.errors import Conflict, InvalidInput, NotFound, ProblemFieldError
 from api.executions import service as execution_service
 from api.executions import tracking
@@ -278,15 +280,48 @@ async def recount_run(*, id: PydanticObjectId) -> TestRun:
 
 
 async def delete_run(*, id: PydanticObjectId, if_match: IfMatch) -> None:
-    """Delete the run and everything that belongs to it: its reports, screenshots (and their
-    GridFS files once nothing else points to them), log lines and executions first, then the
-    run, so an interrupted delete leaves a run that a repeated delete removes."""
+    """Delete the run and everything that belongs to it (`purge_run`); 409 while it runs."""
     run = await get_run(id=id)
     check_if_match(run, if_match, label=RUN)
     if run.status is RunStatus.RUNNING:
         raise Conflict(f"{RUN} {id} is {run.status.value}: cancel it before deleting it")
-    await report_service.delete_run_reports(run_id=id)
-    await screenshot_service.delete_run_screenshots(run_id=id)
-    await log_service.delete_run_logs(run_id=id)
-    await execution_service.executions().delete_many({"run_id": id})
+    await purge_run(id=id, if_match=if_match)
+
+
+@dataclass(frozen=True, slots=True)
+class RunDeletion:
+    """What deleting a run removed (or, counted by `retention`, would remove)."""
+
+    runs: int = 0
+    executions: int = 0
+    screenshots: Removed = field(default_factory=Removed)
+    log_lines: int = 0
+    reports: Removed = field(default_factory=Removed)
+
+    def __add__(self, other: RunDeletion) -> RunDeletion:
+        return RunDeletion(
+            runs=self.runs + other.runs,
+            executions=self.executions + other.executions,
+            screenshots=self.screenshots + other.screenshots,
+            log_lines=self.log_lines + other.log_lines,
+            reports=self.reports + other.reports,
+        )
+
+
+async def purge_run(*, id: PydanticObjectId, if_match: IfMatch = None) -> RunDeletion:
+    """Delete everything that belongs to the run: its reports, screenshots (and their GridFS
+    files once nothing else points to them), log lines and executions first, then the run (404
+    if gone, 412 for a stale `if_match`), so an interrupted delete leaves a run that a repeated
+    delete removes. The one deletion behind `DELETE /executions/runs/{id}` and `jbts prune`."""
+    reports = await report_service.delete_run_reports(run_id=id)
+    screenshots = await screenshot_service.delete_run_screenshots(run_id=id)
+    log_lines = await log_service.delete_run_logs(run_id=id)
+    executions = await execution_service.executions().delete_many({"run_id": id})
     await delete_or_404(TestRun, id, label=RUN, if_match=if_match)
+    return RunDeletion(
+        runs=1,
+        executions=executions.deleted_count,
+        screenshots=screenshots,
+        log_lines=log_lines,
+        reports=reports,
+    )

@@ -41,7 +41,13 @@ DOMAIN_COLLECTIONS = frozenset(
 )
 # What the service keeps for itself (migration 0002).
 SERVICE_COLLECTIONS = frozenset({"idempotency_keys"})
-ALL_COLLECTIONS = DOMAIN_COLLECTIONS | SERVICE_COLLECTIONS | {"schema_migrations"}
+# The GridFS buckets' collections (migration 0008 indexes them, so creates them).
+GRIDFS_COLLECTIONS = frozenset(
+    f"{bucket}.{part}" for bucket in ("screenshots", "reports") for part in ("files", "chunks")
+)
+ALL_COLLECTIONS = (
+    DOMAIN_COLLECTIONS | SERVICE_COLLECTIONS | GRIDFS_COLLECTIONS | {"schema_migrations"}
+)
 
 
 @pytest.fixture

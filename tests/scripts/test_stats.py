@@ -1,20 +1,22 @@
-"""`jbts stats`: every collection with its documents and indexes, migrations and capabilities."""
+"""`jbts stats`: every collection with its documents and indexes, the GridFS buckets, migrations
+and capabilities."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
 from api.database import migrations
 from documents import ALL_DOCUMENTS
 from scripts.cli import app
-from tests.scripts.conftest import ALL_COLLECTIONS
+from tests.scripts.conftest import ALL_COLLECTIONS, GRIDFS_COLLECTIONS
 
 LATEST = migrations.latest_version()
 COUNT = len(migrations.discover())
@@ -27,11 +29,22 @@ CAPABILITIES_LINE = re.compile(
 )
 
 
+GRIDFS_INDEXES = {
+    "screenshots.files": ["_id_", "filename_1_uploadDate_1", "metadata_sha256"],
+    "reports.files": ["_id_", "filename_1_uploadDate_1"],
+    "screenshots.chunks": ["_id_", "files_id_1_n_1"],
+    "reports.chunks": ["_id_", "files_id_1_n_1"],
+}
+
+
 def table_rows(output: str) -> dict[str, tuple[int, list[str]]]:
-    """Per collection row of the table: (documents, index names); wrapped cells are rejoined."""
+    """Per collection row of the first table: (documents, index names); wrapped cells are
+    rejoined."""
     cells: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in output.splitlines():
+        if line.startswith("└"):
+            break
         if not line.startswith("│"):
             continue
         row = [cell.strip() for cell in line.strip("│").split("│")]
@@ -43,6 +56,35 @@ def table_rows(output: str) -> dict[str, tuple[int, list[str]]]:
         name: (int(row[1]), [index.strip() for index in row[3].split(",") if index.strip()])
         for name, row in cells.items()
     }
+
+
+def gridfs_rows(output: str) -> dict[str, tuple[int, int, int]]:
+    """Per bucket row of the GridFS table: (files, bytes, orphan files)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("GridFS"))
+    rows: dict[str, tuple[int, int, int]] = {}
+    for line in lines[start:]:
+        if line.startswith("└"):
+            break
+        if line.startswith("│"):
+            bucket, files, size, orphans = (cell.strip() for cell in line.strip("│").split("│"))
+            rows[bucket] = (int(files), int(size), int(orphans))
+    return rows
+
+
+def gridfs_file(db: Any, bucket: str, *, uploaded: datetime, data: bytes) -> None:
+    """A GridFS file no document names (an interrupted upload or delete leaves one)."""
+    file_id = ObjectId()
+    db[f"{bucket}.chunks"].insert_one({"files_id": file_id, "n": 0, "data": data})
+    db[f"{bucket}.files"].insert_one(
+        {
+            "_id": file_id,
+            "length": len(data),
+            "chunkSize": 255 * 1024,
+            "uploadDate": uploaded,
+            "filename": "lost",
+        }
+    )
 
 
 def browser_configuration(name: str) -> dict[str, Any]:
@@ -74,6 +116,9 @@ class TestStats:
         assert set(rows) == ALL_COLLECTIONS
         assert rows["browser_configurations"][0] == 2
         assert rows["schema_migrations"] == (COUNT, ["_id_"])
+        assert set(GRIDFS_INDEXES) == GRIDFS_COLLECTIONS
+        for name, indexes in GRIDFS_INDEXES.items():
+            assert rows[name] == (0, indexes), name
         for document in ALL_DOCUMENTS:
             name = document.Settings.name
             expected = ["_id_", *(index.document["name"] for index in document.Settings.indexes)]
@@ -94,6 +139,25 @@ class TestStats:
         assert f"database {cli_db}" in result.stdout
         assert f"Migrations: {LATEST} applied, latest {LATEST}" in lines
         assert any(CAPABILITIES_LINE.match(line) for line in lines), lines[-1]
+
+    def test_gridfs_buckets_with_files_bytes_and_orphans(
+        self, runner: CliRunner, cli_db: str, sync_mongo: SyncClient
+    ) -> None:
+        assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
+        db = sync_mongo[cli_db]
+        empty = runner.invoke(app, ["stats"])
+        long_ago = datetime.now(UTC) - timedelta(days=2)
+        gridfs_file(db, "screenshots", uploaded=long_ago, data=b"12345")
+        gridfs_file(db, "screenshots", uploaded=datetime.now(UTC), data=b"123")  # uploading
+        gridfs_file(db, "reports", uploaded=long_ago, data=b"1234567")
+
+        result = runner.invoke(app, ["stats"])
+
+        assert empty.exit_code == 0, empty.output
+        assert gridfs_rows(empty.stdout) == {"screenshots": (0, 0, 0), "reports": (0, 0, 0)}
+        assert result.exit_code == 0, result.output
+        assert gridfs_rows(result.stdout) == {"screenshots": (2, 8, 1), "reports": (1, 7, 1)}
+        assert table_rows(result.stdout)["screenshots.files"][0] == 2
 
     def test_an_unmigrated_database_says_0_applied(self, runner: CliRunner, cli_db: str) -> None:
         result = runner.invoke(app, ["stats"])
