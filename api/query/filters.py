@@ -43,6 +43,10 @@ T = TypeVar("T")
 CommaList = Annotated[list[T], BeforeValidator(_split_commas)]
 """A query parameter taking several values, comma-separated or repeated."""
 
+ListText = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^,]*[^,\s][^,]*$")]
+"""A free-text value of a `CommaList`: no comma (which separates values) and not blank (values
+are stripped, and an empty one is refused), as its schema says."""
+
 
 def _operand(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value

@@ -6,8 +6,9 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from api.query import AnyOf, CommaList, ListParams
+from api.query.filters import ListText
 from api.query.listing import selectable
-from api.templates.schemas import Category, TemplateRead
+from api.templates.schemas import TemplateRead
 
 
 class TemplateSortField(StrEnum):
@@ -21,7 +22,7 @@ class TemplateListParams(ListParams):
 
     sort_by: TemplateSortField = TemplateSortField.CREATED_AT
     category: Annotated[
-        CommaList[Category] | None,
+        CommaList[ListText] | None,
         AnyOf("category"),
         Field(description="Any of these categories, e.g. `authentication,checkout`."),
     ] = None

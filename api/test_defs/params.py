@@ -7,7 +7,7 @@ from pydantic import Field
 
 from api.configurations.params import BrowserConfigurationFilter, EnvironmentFilter
 from api.query import AnyOf, CommaList, ListParams, PageParams
-from api.query.filters import CreatedFrom, CreatedTo, UpdatedFrom, UpdatedTo
+from api.query.filters import CreatedFrom, CreatedTo, ListText, UpdatedFrom, UpdatedTo
 from api.query.listing import selectable
 from api.query.text import TextIndex
 from api.schemas import Tag
@@ -69,7 +69,7 @@ class TestCaseListParams(ListParams):
         Field(description="Cases having any of these tags, e.g. `smoke,regression`."),
     ] = None
     owner: Annotated[
-        CommaList[Annotated[str, Field(min_length=1, max_length=200)]] | None,
+        CommaList[ListText] | None,
         AnyOf("owner"),
         Field(description="Cases owned by any of these owners."),
     ] = None
