@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 import migrations as migrations_package
 from api.settings import Settings, get_settings
+from documents.artifacts import GRIDFS_BUCKETS
 from documents.base import utcnow
 
 MIGRATIONS_COLLECTION = "schema_migrations"
@@ -104,8 +105,11 @@ def discover() -> list[Migration]:
 
 
 def service_collections() -> list[str]:
-    """The migration record, then every collection the migrations create, in the order they do."""
-    return [MIGRATIONS_COLLECTION, *(name for m in discover() for name in m.collections)]
+    """The migration record, every collection the migrations create (in the order they do),
+    then the GridFS buckets' collections, which the service creates as it stores files."""
+    created = [name for m in discover() for name in m.collections]
+    buckets = [f"{bucket}.{part}" for bucket in GRIDFS_BUCKETS for part in ("files", "chunks")]
+    return [MIGRATIONS_COLLECTION, *created, *buckets]
 
 
 def latest_version() -> int:
