@@ -65,7 +65,7 @@ SIZES: Mapping[str, SeedSize] = MappingProxyType(
         size.name: size
         for size in (
             SeedSize("small", 4, 3, 5, 50, 6, 10, 2, 2),
-            SeedSize("medium", 8, 6, 15, 1_000, 40, 100, 5, 5),
+            SeedSize("medium", 8, 6, 15, 1_000, 40, 100, 10, 5),
             SeedSize("large", 12, 10, 40, 10_000, 150, 1_000, 20, 10),
         )
     }

@@ -43,7 +43,7 @@ from api.settings import Settings
 from documents.artifacts import LogEntry, LogLevel, LogSource, ReportFormat, Screenshot, TestReport
 from documents.executions import ExecutionStatus, StepStatus, TestExecution, TestRun
 from documents.test_defs import StepAction
-from scripts.seeding.context import HISTORY, REFERENCE_TIME, Prepared, SeedContext, Seeder, build
+from scripts.seeding.context import Prepared, SeedContext, Seeder, build
 
 WIDTH, HEIGHT = 64, 40
 CHUNK_SIZE = screenshot_service.CHUNK_SIZE
@@ -73,25 +73,30 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-@cache
-def png(background: tuple[int, int, int], stripe: tuple[int, int, int]) -> bytes:
-    """A 64x40 RGB PNG: `background`, with a header bar and lines of `stripe` (a page's shape)."""
-    rows = []
-    for y in range(HEIGHT):
-        bar = y < 6
-        line = y > 10 and y % 6 == 0
-        row = bytearray(b"\x00")  # filter type: none
-        for x in range(WIDTH):
-            colour = stripe if bar or (line and 4 <= x < WIDTH - 4 - (y % 5) * 6) else background
-            row += bytes(colour)
-        rows.append(bytes(row))
-    header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 2, 0, 0, 0)
+def encode_png(width: int, height: int, pixels: bytes, *, level: int = 9) -> bytes:
+    """A PNG of 8-bit RGB `pixels` (`height` rows of `width` pixels), compressed at `level`."""
+    stride = width * 3
+    rows = b"".join(b"\x00" + pixels[y * stride : (y + 1) * stride] for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + _chunk(b"IDAT", zlib.compress(rows, level))
         + _chunk(b"IEND", b"")
     )
+
+
+@cache
+def png(background: tuple[int, int, int], stripe: tuple[int, int, int]) -> bytes:
+    """A 64x40 PNG: `background`, with a header bar and lines of `stripe` (a page's shape)."""
+    pixels = bytearray()
+    for y in range(HEIGHT):
+        bar = y < 6
+        line = y > 10 and y % 6 == 0
+        for x in range(WIDTH):
+            colour = stripe if bar or (line and 4 <= x < WIDTH - 4 - (y % 5) * 6) else background
+            pixels += bytes(colour)
+    return encode_png(WIDTH, HEIGHT, bytes(pixels))
 
 
 @cache
@@ -103,12 +108,6 @@ def images() -> dict[str, bytes]:
         data = png(background, stripe)
         found[hashlib.sha256(data).hexdigest()] = data
     return found
-
-
-def _file_id(sha256: str) -> PydanticObjectId:
-    """The GridFS file of these bytes: one per SHA-256, the same in every seeding."""
-    seconds = int((REFERENCE_TIME - HISTORY).timestamp()).to_bytes(4, "big")
-    return PydanticObjectId(seconds + bytes.fromhex(sha256)[:8])
 
 
 # -- screenshots ---------------------------------------------------------------------------------
@@ -148,7 +147,7 @@ def plan_screenshots(context: SeedContext, execution: TestExecution) -> None:
             run_id=execution.run_id,
             step_id=step.step_id,
             step_order=step.order,
-            file_id=_file_id(sha256),
+            file_id=context.keyed_id(f"screenshot:{sha256}", taken_at),
             filename=f"step-{step.order}-{name}.png",
             content_type="image/png",
             size=len(data),
@@ -201,7 +200,7 @@ async def prepare_screenshots(context: SeedContext, db: AsyncDatabase[Any]) -> P
         first = min(shots, key=lambda shot: shot.taken_at)
         document, pieces = _gridfs_file(
             context,
-            _file_id(sha256),
+            first.file_id,
             images()[sha256],
             filename=first.filename or "screenshot",
             uploaded=first.taken_at,

@@ -75,6 +75,7 @@ class SeedContext:
     _seeded: dict[type[Document], list[Document]] = field(default_factory=dict)
     _object_ids: set[PydanticObjectId] = field(default_factory=set)
     _planned: dict[type[Document], list[Document]] = field(default_factory=dict)
+    _keyed_ids: dict[str, PydanticObjectId] = field(default_factory=dict)
 
     @classmethod
     def create(cls, *, size: SeedSize, seed: int) -> SeedContext:
@@ -119,6 +120,13 @@ class SeedContext:
             if candidate not in self._object_ids:
                 self._object_ids.add(candidate)
                 return candidate
+
+    def keyed_id(self, key: str, created_at: datetime) -> PydanticObjectId:
+        """The id of the thing `key` names (content stored once, by its hash): a new one the
+        first time, the same one after."""
+        if key not in self._keyed_ids:
+            self._keyed_ids[key] = self.object_id(created_at)
+        return self._keyed_ids[key]
 
     def step_ids(self, count: int) -> list[str]:
         """`count` distinct step ids, 12 hex characters like the API's."""
