@@ -31,7 +31,13 @@ from api.query import listing, text
 from api.test_defs.params import TestCaseListParams
 from api.test_defs.schemas import StepCreate, TestCaseCreate
 from api.test_defs.service import new_case_document
-from documents.artifacts import REPORT_BUCKET, SCREENSHOT_BUCKET, LogEntry, Screenshot
+from documents.artifacts import (
+    REPORT_BUCKET,
+    SCREENSHOT_BUCKET,
+    LogEntry,
+    Screenshot,
+    TestReport,
+)
 from documents.executions import attempt_key
 from documents.test_defs import TestStep, new_step_id
 from scripts.common import CommandError
@@ -1190,16 +1196,20 @@ class GenerateReport(Operation):
         )
         content = json_util.dumps({"run": run, "executions": executions})
         id = ObjectId()
-        report = {
-            "_id": id,
-            "run_id": self._run_id,
-            "format": "json",
-            "generated_at": datetime.now(UTC),
-            "size": len(content.encode()),
-            "content": content,
-        }
+        now = datetime.now(UTC)
+        report = build(
+            TestReport,
+            id=id,
+            created_at=now,
+            run_id=self._run_id,
+            format="json",
+            summary=(run or {}).get("counters", {}),
+            generated_at=now,
+            size=len(content.encode()),
+            content=content,
+        )
         self._created.append(id)
-        return await self._db["test_reports"].insert_one(report)
+        return await self._db["test_reports"].insert_one(stored(report))
 
     async def tidy(self) -> None:
         for id in self._created:
