@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from pymongo.monitoring import CommandListener
 
+from api.analytics.router import router as analytics_router
 from api.artifacts.logs import router as logs_router
 from api.artifacts.reports import router as reports_router
 from api.artifacts.reports import suite_reports
@@ -84,6 +85,7 @@ def create_app(
     api.include_router(tests_router)
     api.include_router(suites_router)
     api.include_router(templates_router)
+    api.include_router(analytics_router)
     api.include_router(executions_router)
     api.include_router(imports_router)
     api.include_router(logs_router)

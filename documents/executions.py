@@ -167,6 +167,8 @@ class CaseSnapshot(BaseModel):
     version: int = Field(ge=1)
     name: str
     automation_key: str | None = None
+    # Analytics filter executions by the tags their case had when it ran (m0009).
+    tags: list[str] = Field(default_factory=list)
     steps: list[TestStep] = Field(default_factory=list)
 
 
@@ -183,6 +185,35 @@ class TestStepExecution(BaseModel):
     error: ExecutionError | None = None
     actual_value: str | None = None
     screenshot_ids: list[PydanticObjectId] = Field(default_factory=list)
+
+
+class RunFacts(BaseModel):
+    """What analytics select executions by, copied from their run when they are created (m0009),
+    so that one indexed `$match` on executions selects a window without reading the runs.
+
+    `created_at` is the run's: an analytics window (`from`/`to`) holds the executions of the
+    runs opened within it. Only `branch` can change afterwards (`PATCH` of the run copies it)."""
+
+    suite_id: PydanticObjectId | None = None
+    environment_id: PydanticObjectId | None = None
+    browser_configuration_id: PydanticObjectId | None = None
+    branch: str | None = None
+    trigger: RunTrigger = RunTrigger.MANUAL
+    created_at: datetime
+
+
+RUN_FACTS = tuple(RunFacts.model_fields)
+"""The run's fields copied into its executions' `run`."""
+
+ANALYTICS_KEYS: dict[str, list[tuple[str, int]]] = {
+    "analytics_window": [],
+    "analytics_suite": [("run.suite_id", ASCENDING)],
+    "analytics_case": [("test_case_id", ASCENDING)],
+    "analytics_tags": [("test_case.tags", ASCENDING)],
+}
+"""The indexes analytics pipelines start with (m0009), by name: their equality keys, then the
+run's `created_at`. A filter on the case is the most selective, then on the suite, then a tag;
+every other filter is checked on the executions of the window."""
 
 
 def attempt_key(run_id: object, test_case_id: object, attempt: object) -> str:
@@ -207,6 +238,8 @@ class TestExecution(TimestampedDocument):
     # The run's version when this execution last changed status (its `PendingChange.seq`), so
     # live status resumes from an event id without gaps (m0006).
     run_seq: int = Field(default=1, ge=1)
+    # The run's facts analytics filter by (m0009; absent only before that migration ran).
+    run: RunFacts | None = None
     # `run_id:test_case_id:attempt`, derived on construction (they never change): reporting is
     # idempotent per run + case + attempt through its unique index (m0006). A single-field unique
     # index, because the embedded engine checks a compound one by reading every execution on
@@ -236,6 +269,11 @@ class TestExecution(TimestampedDocument):
                 [("status", ASCENDING), ("finished_at", DESCENDING)], name="status_finished"
             ),
             IndexModel([("error.signature", ASCENDING)], name="error_signature"),
+            # m0009: analytics select a window of runs, alone, of a suite, a case or a tag.
+            *[
+                IndexModel([*equal, ("run.created_at", ASCENDING)], name=name)
+                for name, equal in ANALYTICS_KEYS.items()
+            ],
             # m0006: every list order, alone, within a run and for a case's history; live status.
             *sort_indexes(*EXECUTION_SORT_PATHS),
             *sort_indexes(*EXECUTION_SORT_PATHS, equal="run_id"),

@@ -279,7 +279,10 @@ def _plan(
             raise InvalidInput.at(
                 f"{item.at}.test_case_id", f"test case {item.case_id} does not exist"
             )
-        execution = service.new_execution(case, run_id=result.run_id, attempt=result.attempt, seq=1)
+        # Its run's facts and version are the change's, set when it is written (`_op`).
+        execution = service.new_execution(
+            case, run_id=result.run_id, run=None, attempt=result.attempt, seq=1
+        )
         fields = _status_fields(execution, new, result, now=now)
         document = {**service.stored(execution), **fields, **extra}
         if result.steps:
@@ -333,9 +336,10 @@ def _status_fields(
     )
 
 
-def _op(item: _Item, seq: int) -> InsertOne[Any] | UpdateOne:
+def _op(item: _Item, change: tracking.Change) -> InsertOne[Any] | UpdateOne:
+    seq = change.seq
     if item.document is not None:
-        return InsertOne({**item.document, "run_seq": seq})
+        return InsertOne({**item.document, "run": change.run.model_dump(), "run_seq": seq})
     assert item.before is not None
     assert item.update is not None
     return UpdateOne(
@@ -348,7 +352,7 @@ def _op(item: _Item, seq: int) -> InsertOne[Any] | UpdateOne:
 async def _write_change(change: tracking.Change, writing: Sequence[_Item]) -> None:
     """Write the run's results in batches, then close the change with what was written."""
     for item in writing:
-        item.outcome.op = _op(item, change.seq)
+        item.outcome.op = _op(item, change)
     recount = False
     for start in range(0, len(writing), BULK_WRITE_BATCH):
         batch = writing[start : start + BULK_WRITE_BATCH]

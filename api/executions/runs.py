@@ -34,6 +34,7 @@ from documents.executions import (
     ExecutionStatus,
     PendingChange,
     RunCounters,
+    RunFacts,
     RunStatus,
     TestRun,
     VariableSnapshot,
@@ -190,7 +191,9 @@ async def insert_run(run: TestRun, cases: Sequence[TestCase]) -> TestRun:
     run.counters = RunCounters(queued=len(cases), total=len(cases))
     run.pending = [PendingChange(token=token, seq=run.version, at=run.created_at)]
     await runs().insert_one(run.model_dump(by_alias=True, exclude={"revision_id"}))
-    change = tracking.Change(run_id=run.id, token=token, seq=run.version)
+    change = tracking.Change(
+        run_id=run.id, token=token, seq=run.version, run=RunFacts.model_validate(run.model_dump())
+    )
     try:
         for start in range(0, len(cases), BULK_WRITE_BATCH):
             batch = cases[start : start + BULK_WRITE_BATCH]
@@ -198,7 +201,7 @@ async def insert_run(run: TestRun, cases: Sequence[TestCase]) -> TestRun:
                 [
                     execution_service.stored(
                         execution_service.new_execution(
-                            case, run_id=run.id, attempt=1, seq=change.seq
+                            case, run_id=run.id, run=change.run, attempt=1, seq=change.seq
                         )
                     )
                     for case in batch
@@ -216,7 +219,16 @@ async def insert_run(run: TestRun, cases: Sequence[TestCase]) -> TestRun:
 
 
 async def update_run(*, id: PydanticObjectId, data: RunUpdate, if_match: IfMatch) -> TestRun:
-    return await update_fields(TestRun, id, data.changes(), label=RUN, if_match=if_match)
+    """Change the run's name or CI metadata; a new branch is copied into its executions' facts
+    (what analytics filter by): a write interrupted between the two is repaired by repeating
+    the request."""
+    changes = data.changes()
+    run = await update_fields(TestRun, id, changes, label=RUN, if_match=if_match)
+    if "branch" in changes:
+        await execution_service.executions().update_many(
+            {"run_id": id}, {"$set": {"run.branch": run.branch}}
+        )
+    return run
 
 
 async def cancel_run(*, id: PydanticObjectId) -> TestRun:

@@ -32,6 +32,7 @@ from documents.executions import (
     CaseSnapshot,
     ExecutionError,
     ExecutionStatus,
+    RunFacts,
     StepStatus,
     TestExecution,
     TestRun,
@@ -57,16 +58,19 @@ def snapshot(case: TestCase) -> CaseSnapshot:
         name=case.name,
         automation_key=case.automation_key,
         steps=list(case.steps),
+        tags=list(case.tags),
     )
 
 
 def new_execution(
-    case: TestCase, *, run_id: PydanticObjectId, attempt: int, seq: int
+    case: TestCase, *, run_id: PydanticObjectId, run: RunFacts | None, attempt: int, seq: int
 ) -> TestExecution:
-    """A queued execution of `case` with one pending step execution per step."""
+    """A queued execution of `case` in the run `run_id` (whose facts are `run`, or set when it
+    is written), with one pending step execution per step."""
     return TestExecution(
         id=PydanticObjectId(),
         run_id=run_id,
+        run=run,
         test_case_id=case.id,
         test_case=snapshot(case),
         attempt=attempt,
@@ -193,7 +197,9 @@ async def create_execution(*, data: ExecutionCreate) -> TestExecution:
     for _ in range(_ATTEMPT_TRIES):
         attempt = data.attempt or await _next_attempt(data.run_id, case.id)
         change = await tracking.open_change(data.run_id)
-        execution = new_execution(case, run_id=data.run_id, attempt=attempt, seq=change.seq)
+        execution = new_execution(
+            case, run_id=data.run_id, run=change.run, attempt=attempt, seq=change.seq
+        )
         try:
             await executions().insert_one(stored(execution))
         except DuplicateKeyError:

@@ -42,8 +42,10 @@ from api.errors import Conflict, NotFound
 from api.executions.status import FAILING, RUN_FINISHED
 from documents.base import utcnow
 from documents.executions import (
+    RUN_FACTS,
     ExecutionStatus,
     RunCounters,
+    RunFacts,
     RunStatus,
     TestExecution,
     TestRun,
@@ -67,6 +69,8 @@ class Change:
     run_id: PydanticObjectId
     token: str
     seq: int
+    run: RunFacts
+    """The run's facts, copied into every execution the change creates."""
 
 
 def _runs() -> AsyncCollection[dict[str, Any]]:
@@ -105,11 +109,16 @@ async def open_change(run_id: PydanticObjectId, *, cancel: bool = False) -> Chan
         },
     ]
     raw = await _runs().find_one_and_update(
-        condition, pipeline, projection={"version": 1}, return_document=ReturnDocument.AFTER
+        condition,
+        pipeline,
+        projection=dict.fromkeys(("version", *RUN_FACTS), 1),
+        return_document=ReturnDocument.AFTER,
     )
     if raw is None:
         raise await _why_closed(run_id)
-    return Change(run_id=run_id, token=token, seq=int(raw["version"]))
+    return Change(
+        run_id=run_id, token=token, seq=int(raw["version"]), run=RunFacts.model_validate(raw)
+    )
 
 
 async def _why_closed(run_id: PydanticObjectId) -> NotFound | Conflict:

@@ -4,6 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from api.analytics import case_stats as case_stats_service
+from api.analytics.params import CaseStatsParams
+from api.analytics.schemas import CaseStatsRead
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
@@ -146,6 +149,19 @@ async def case_history(
     history = await history_service.case_history(id=id, params=params)
     page = history.page.to_page(HistoryEntry)
     return HistoryPage[HistoryEntry](**dict(page), pass_rate=history.pass_rate)  # type: ignore[valid-type]
+
+
+@router.get("/{id:item}/stats", responses=_READ)
+async def case_stats(
+    id: ObjectIdPath, params: Annotated[CaseStatsParams, Query()]
+) -> CaseStatsRead:
+    """The case's figures over the runs opened in the window (default: the last 30 days): runs,
+    outcomes and pass rate (its latest attempt in each run), flips between passing and failing
+    from one run to the next (skipped ones left out) and the flip rate, durations of its
+    finished executions, its last failure, and the steps that failed most often. A case never
+    run in the window has zeros and nulls; the analytics filters apply, but the case is the
+    path's (a `test_case_id` parameter is unknown: 422)."""
+    return await case_stats_service.case_stats(id=id, filters=params)
 
 
 @router.get("/{id:item}/steps", response_model_exclude_unset=True, responses=_READ)

@@ -38,7 +38,7 @@ from documents.artifacts import (
     Screenshot,
     TestReport,
 )
-from documents.executions import attempt_key
+from documents.executions import RUN_FACTS, attempt_key
 from documents.test_defs import TestStep, new_step_id
 from scripts.common import CommandError
 from scripts.seeding.artifacts import encode_png
@@ -657,7 +657,7 @@ class CreateRun(Operation):
         }
         await self._db["test_runs"].insert_one(run)
         self._created.append(run_id)
-        executions = [_queued(case, run_id, now) for case in cases]
+        executions = [_queued(case, run, now) for case in cases]
         if executions:
             await self._db["test_executions"].insert_many(executions, ordered=False)
         return run
@@ -669,18 +669,21 @@ class CreateRun(Operation):
         self._created.clear()
 
 
-def _queued(case: dict[str, Any], run_id: ObjectId, now: datetime) -> dict[str, Any]:
+def _queued(case: dict[str, Any], run: dict[str, Any], now: datetime) -> dict[str, Any]:
     """A queued execution of `case` as a hand-written client would insert it."""
     steps = case.get("steps", [])
+    run_id = run["_id"]
     return {
         "_id": ObjectId(),
         "run_id": run_id,
+        "run": {name: run.get(name) for name in RUN_FACTS},
         "test_case_id": case["_id"],
         "test_case": {
             "version": case.get("version", 1),
             "name": case["name"],
             "automation_key": case.get("automation_key"),
             "steps": steps,
+            "tags": case.get("tags", []),
         },
         "attempt": 1,
         "attempt_key": attempt_key(run_id, case["_id"], 1),

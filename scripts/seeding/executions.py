@@ -40,6 +40,7 @@ from documents.configurations import BrowserConfiguration, TestEnvironment
 from documents.executions import (
     ExecutionError,
     ExecutionStatus,
+    RunFacts,
     RunStatus,
     RunTrigger,
     StepStatus,
@@ -653,7 +654,16 @@ def runs(context: SeedContext) -> Iterator[TestRun]:
         created: datetime = stamp["created_at"]
         run_id: PydanticObjectId = stamp["id"]
         executions = _execute(context, world, plan, run_id, created)
+        facts = RunFacts(
+            suite_id=plan.suite.id if plan.suite else None,
+            environment_id=plan.environment.id if plan.environment else None,
+            browser_configuration_id=plan.browser.id if plan.browser else None,
+            branch=plan.branch,
+            trigger=plan.trigger,
+            created_at=created,
+        )
         for execution in executions:
+            execution.run = facts
             context.plan(execution)
         counts = Counter(execution.status.value for execution in executions)
         started = min((e.started_at for e in executions if e.started_at), default=None)
