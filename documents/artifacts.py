@@ -17,6 +17,10 @@ SCREENSHOT_BUCKET = "screenshots"
 REPORT_BUCKET = "reports"
 """The GridFS bucket of reports too large to keep inline."""
 GRIDFS_BUCKETS = (SCREENSHOT_BUCKET, REPORT_BUCKET)
+GRIDFS_COLLECTIONS = tuple(
+    f"{bucket}.{part}" for bucket in GRIDFS_BUCKETS for part in ("files", "chunks")
+)
+"""The collections the GridFS buckets keep their files in (created as files are stored)."""
 
 
 class Screenshot(TimestampedDocument):

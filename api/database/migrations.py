@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 import migrations as migrations_package
 from api.settings import Settings, get_settings
-from documents.artifacts import GRIDFS_BUCKETS
+from documents.artifacts import GRIDFS_COLLECTIONS
 from documents.base import utcnow
 
 MIGRATIONS_COLLECTION = "schema_migrations"
@@ -108,8 +108,7 @@ def service_collections() -> list[str]:
     """The migration record, every collection the migrations create (in the order they do),
     then the GridFS buckets' collections, which the service creates as it stores files."""
     created = [name for m in discover() for name in m.collections]
-    buckets = [f"{bucket}.{part}" for bucket in GRIDFS_BUCKETS for part in ("files", "chunks")]
-    return [MIGRATIONS_COLLECTION, *created, *buckets]
+    return [MIGRATIONS_COLLECTION, *created, *GRIDFS_COLLECTIONS]
 
 
 def latest_version() -> int:

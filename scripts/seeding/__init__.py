@@ -176,10 +176,9 @@ async def _check_can_seed(db: AsyncDatabase[Any], planned: Iterable[Seeder]) -> 
     )
     if (problem := state.problem()) is not None:
         raise SeedError(problem)
-    from documents.artifacts import GRIDFS_BUCKETS
+    from documents.artifacts import GRIDFS_COLLECTIONS
 
-    buckets = [f"{bucket}.{part}" for bucket in GRIDFS_BUCKETS for part in ("files", "chunks")]
-    for collection in [*(seeder.collection for seeder in planned), *buckets]:
+    for collection in [*(seeder.collection for seeder in planned), *GRIDFS_COLLECTIONS]:
         if await db[collection].find_one({}, {"_id": 1}) is not None:
             raise SeedError(
                 f"{collection} already holds documents: seed an empty database, or drop "
