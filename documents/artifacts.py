@@ -12,6 +12,15 @@ from documents.base import TimestampedDocument, sort_indexes, utcnow
 from documents.executions import RunCounters
 
 LOG_RETENTION_SECONDS = 30 * 24 * 60 * 60  # 30 days
+SCREENSHOT_BUCKET = "screenshots"
+"""The GridFS bucket of screenshots' bytes (`screenshots.files`, `screenshots.chunks`)."""
+REPORT_BUCKET = "reports"
+"""The GridFS bucket of reports too large to keep inline."""
+GRIDFS_BUCKETS = (SCREENSHOT_BUCKET, REPORT_BUCKET)
+GRIDFS_COLLECTIONS = tuple(
+    f"{bucket}.{part}" for bucket in GRIDFS_BUCKETS for part in ("files", "chunks")
+)
+"""The collections the GridFS buckets keep their files in (created as files are stored)."""
 
 
 class Screenshot(TimestampedDocument):

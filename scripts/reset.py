@@ -63,7 +63,8 @@ def report_reset(result: ResetResult) -> None:
 def reset(yes: YesOption = False, data_dir: DataDirOption = None) -> None:
     """Drop the service's collections, then re-apply every migration: an empty database.
 
-    Drops the collections the migrations create and the migration record; keeps any other.
+    Drops the collections the migrations create, the GridFS buckets (screenshots, reports) and
+    the migration record; keeps any other.
 
     Asks first, naming the database; when the input is not a terminal, pass --yes.
     """

@@ -131,3 +131,6 @@ def _report(summary: SeedSummary, target: Target) -> None:
         table.add_row(collection.name, str(collection.documents), f"{collection.seconds:.1f}")
     table.add_row("total", str(sum(summary.documents.values())), f"{summary.seconds:.1f}")
     console.print(table)
+    for collection in summary.collections:
+        if collection.note:
+            console.print(f"{collection.name}: {collection.note}", highlight=False, soft_wrap=True)

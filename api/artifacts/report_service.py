@@ -44,13 +44,13 @@ from api.errors import InvalidInput, NotFound
 from api.executions.schemas import ExecutionRead, RunRead
 from api.query import RawPage, find_page
 from api.query.crud import get_or_404, insert
-from documents.artifacts import ReportFormat, ReportSummary, TestReport
+from documents.artifacts import REPORT_BUCKET, ReportFormat, ReportSummary, TestReport
 from documents.base import utcnow
 from documents.executions import TestExecution, TestRun
 from documents.test_defs import TestSuite
 
 REPORT = "report"
-BUCKET = "reports"
+BUCKET = REPORT_BUCKET
 READ_BATCH = 500
 """Executions per batch of the cursor a report reads them with."""
 CHUNK_BYTES = 255 * 1024

@@ -50,11 +50,11 @@ from api.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedia
 from api.executions.schemas import MAX_SCREENSHOTS_PER_STEP
 from api.query import RawPage, find_page
 from api.query.crud import get_or_404
-from documents.artifacts import Screenshot
+from documents.artifacts import SCREENSHOT_BUCKET, Screenshot
 from documents.base import utcnow
 from documents.executions import TestExecution
 
-BUCKET = "screenshots"
+BUCKET = SCREENSHOT_BUCKET
 HEAD_BYTES = 256 * 1024
 """How much of a file's start is kept to read its dimensions (a JPEG's frame header follows its
 metadata segments, which may be long)."""

@@ -109,8 +109,10 @@ def discover() -> list[Migration]:
 
 
 def service_collections() -> list[str]:
-    """The migration record, then every collection the migrations create, in the order they do."""
-    return [MIGRATIONS_COLLECTION, *(name for m in discover() for name in m.collections)]
+    """The migration record, then every collection the migrations create (in the order they
+    do), the GridFS buckets' included."""
+    created = [name for m in discover() for name in m.collections]
+    return [MIGRATIONS_COLLECTION, *dict.fromkeys(created)]
 
 
 def latest_version() -> int:

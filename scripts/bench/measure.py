@@ -147,7 +147,12 @@ class Bench:
         with self.app_commands.window() as window:
             started = time.perf_counter_ns()
             response = await self.http.request(
-                call.method, call.url, json=call.body, headers=dict(call.headers)
+                call.method,
+                call.url,
+                json=call.body,
+                files=call.files,
+                data=call.data,
+                headers=dict(call.headers),
             )
             elapsed = time.perf_counter_ns() - started
         if not response.is_success:

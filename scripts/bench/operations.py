@@ -9,6 +9,8 @@ collections keep their seeded size.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,8 +20,9 @@ from functools import partial
 from typing import Any
 
 import httpx
-from bson import ObjectId
-from pymongo import DESCENDING, DeleteOne, ReturnDocument
+from bson import ObjectId, json_util
+from gridfs import AsyncGridFSBucket
+from pymongo import ASCENDING, DESCENDING, DeleteOne, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -28,9 +31,18 @@ from api.query import listing, text
 from api.test_defs.params import TestCaseListParams
 from api.test_defs.schemas import StepCreate, TestCaseCreate
 from api.test_defs.service import new_case_document
+from documents.artifacts import (
+    REPORT_BUCKET,
+    SCREENSHOT_BUCKET,
+    LogEntry,
+    Screenshot,
+    TestReport,
+)
 from documents.executions import RUN_FACTS, attempt_key
 from documents.test_defs import TestStep, new_step_id
 from scripts.common import CommandError
+from scripts.seeding.artifacts import encode_png
+from scripts.seeding.context import build, stored
 
 API = "/api/v1"
 TESTS = f"{API}/tests"
@@ -104,14 +116,29 @@ REPORT_STEPS = Goal(service_p50_ms=5, round_trips=2)
 CREATE_RUN = Goal(service_p50_ms=15, round_trips=7)
 
 
+# Artifacts. An upload streams ~100 KB into GridFS: the execution, the bucket's indexes (two
+# `createIndexes`, no-ops, on every upload), a chunk, the files document, the dedup lookup, the
+# metadata. A download: the metadata, the file, its chunks. A batch of 1,000 log lines: its run
+# and execution, then inserts in batches of `BULK_WRITE_BATCH` (100): bounded by the batch, not
+# the data. A JSON report of a run: the run, its executions (a cursor of 500 a batch), the
+# report; past the inline limit, PyMongo's GridFS upload adds its own index checks (two
+# `listIndexes`, two `find`, sometimes `createIndexes`) and the file.
+UPLOAD = Goal(p95_ms=300, service_p50_ms=15, round_trips=7)
+DOWNLOAD = Goal(p95_ms=100, service_p50_ms=5, round_trips=3)
+LOG_BATCH = Goal(service_p50_ms=60, round_trips=12)
+REPORT = Goal(p95_ms=1000, service_p50_ms=100, round_trips=11)
+
+
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One HTTP request."""
+    """One HTTP request: a JSON `body`, or a multipart form (`files` and `data`)."""
 
     method: str
     url: str
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, tuple[str, bytes, str]] | None = None
+    data: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +161,9 @@ class Picks:
     run_suite_id: ObjectId
     run_suite_cases: int
     active_case_ids: tuple[ObjectId, ...]
+    execution_id: ObjectId
+    logged_run_id: ObjectId
+    run_log_lines: int
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -150,6 +180,9 @@ class Picks:
             "history_executions": self.history_executions,
             "run_suite_id": str(self.run_suite_id),
             "run_suite_active_cases": self.run_suite_cases,
+            "execution_id": str(self.execution_id),
+            "logged_run_id": str(self.logged_run_id),
+            "run_log_lines": self.run_log_lines,
         }
 
 
@@ -808,6 +841,7 @@ def build_operations(
         CreateRun(db, picks),
         CreateCases(cases, count=100),
         CreateCases(cases, count=1000),
+        *artifact_operations(db, picks),
     ]
 
 
@@ -863,6 +897,7 @@ async def pick(db: AsyncDatabase[Any], *, capabilities: Capabilities) -> Picks:
         raise CommandError("the seeded database holds no test suites: nothing to measure")
     suite = min(suites, key=lambda doc: (abs(doc["size"] - SUITE_SIZE), str(doc["_id"])))
     tracking = await _pick_tracking(db)
+    artifacts = await _pick_artifacts(db, tracking["run_id"])
     return Picks(
         cases=total,
         case_id=case["_id"],
@@ -874,6 +909,7 @@ async def pick(db: AsyncDatabase[Any], *, capabilities: Capabilities) -> Picks:
         suite_id=suite["_id"],
         suite_size=suite["size"],
         **tracking,
+        **artifacts,
     )
 
 
@@ -909,4 +945,327 @@ async def _pick_tracking(db: AsyncDatabase[Any]) -> dict[str, Any]:
         "run_suite_id": run_suite[1],
         "run_suite_cases": run_suite[0],
         "active_case_ids": tuple(sorted(active)[:2]),
+    }
+
+
+# -- artifacts ------------------------------------------------------------------------------------
+
+ARTIFACTS = f"{API}/artifacts"
+SCREENSHOTS = f"{ARTIFACTS}/screenshots"
+LOGS = f"{ARTIFACTS}/logs"
+REPORTS = f"{ARTIFACTS}/reports"
+UPLOAD_WIDTH, UPLOAD_HEIGHT = 200, 170
+"""A screenshot of noise, stored uncompressed: about 100 KB."""
+LOG_BATCH_SIZE = 1000
+LOG_ORDER = [("timestamp", ASCENDING), ("_id", ASCENDING)]
+
+
+def noise_png() -> bytes:
+    """About 100 KB of PNG, different bytes every call (so deduplication never applies)."""
+    pixels = os.urandom(UPLOAD_WIDTH * UPLOAD_HEIGHT * 3)
+    return encode_png(UPLOAD_WIDTH, UPLOAD_HEIGHT, pixels, level=0)
+
+
+def _screenshot_document(
+    execution: dict[str, Any], file_id: ObjectId, data: bytes, sha256: str
+) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return stored(
+        build(
+            Screenshot,
+            id=ObjectId(),
+            created_at=now,
+            execution_id=execution["_id"],
+            run_id=execution["run_id"],
+            file_id=file_id,
+            filename="bench.png",
+            content_type="image/png",
+            size=len(data),
+            sha256=sha256,
+            width=UPLOAD_WIDTH,
+            height=UPLOAD_HEIGHT,
+            taken_at=now,
+        )
+    )
+
+
+class ScreenshotStore:
+    """Screenshots written directly, as a hand-written client would: the bytes with GridFS, then
+    the metadata; and the removal of any screenshot with its file (its only reference)."""
+
+    def __init__(self, db: AsyncDatabase[Any], execution_id: ObjectId) -> None:
+        self._db = db
+        self._execution_id = execution_id
+        self._execution: dict[str, Any] | None = None
+        self.bucket = AsyncGridFSBucket(db, bucket_name=SCREENSHOT_BUCKET)
+
+    async def execution(self) -> dict[str, Any]:
+        if self._execution is None:
+            found = await self._db["test_executions"].find_one(
+                {"_id": self._execution_id}, {"run_id": 1}
+            )
+            if found is None:
+                raise BenchError(f"execution {self._execution_id} is gone")
+            self._execution = found
+        return self._execution
+
+    async def upload(self, data: bytes, execution: dict[str, Any]) -> dict[str, Any]:
+        sha256 = hashlib.sha256(data).hexdigest()
+        metadata = {"content_type": "image/png", "refs": 1, "sha256": sha256}
+        file_id = await self.bucket.upload_from_stream("bench.png", data, metadata=metadata)
+        document = _screenshot_document(execution, file_id, data, sha256)
+        await self._db["screenshots"].insert_one(document)
+        return document
+
+    async def remove(self, id: ObjectId) -> None:
+        found = await self._db["screenshots"].find_one_and_delete({"_id": id}, {"file_id": 1})
+        if found is not None:
+            await self._db[f"{SCREENSHOT_BUCKET}.chunks"].delete_many(
+                {"files_id": found["file_id"]}
+            )
+            await self._db[f"{SCREENSHOT_BUCKET}.files"].delete_one({"_id": found["file_id"]})
+
+
+class UploadScreenshot(Operation):
+    """`POST /artifacts/screenshots` (multipart) of a new ~100 KB PNG of an execution; every
+    screenshot is deleted with its file after each rep."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks) -> None:
+        super().__init__(
+            "upload screenshot",
+            route=f"POST {SCREENSHOTS}",
+            goal=UPLOAD,
+            raw_query="GridFS upload_from_stream(bytes, metadata) + insert_one(screenshot)",
+        )
+        self._store = ScreenshotStore(db, picks.execution_id)
+        self._execution_id = picks.execution_id
+        self._created: list[ObjectId] = []
+        self._data = b""
+        self._execution: dict[str, Any] = {}
+
+    def call(self, rep: int) -> Call:
+        return Call(
+            "POST",
+            SCREENSHOTS,
+            files={"file": ("bench.png", noise_png(), "image/png")},
+            data={"execution_id": str(self._execution_id)},
+        )
+
+    def answered(self, response: httpx.Response) -> None:
+        self._created.append(ObjectId(response.json()["id"]))
+
+    async def prepare_raw(self, rep: int) -> None:
+        self._data = noise_png()
+        self._execution = await self._store.execution()
+
+    async def raw(self) -> object:
+        document = await self._store.upload(self._data, self._execution)
+        self._created.append(document["_id"])
+        return document
+
+    async def tidy(self) -> None:
+        for id in self._created:
+            await self._store.remove(id)
+        self._created.clear()
+
+
+class DownloadScreenshot(Operation):
+    """`GET /artifacts/screenshots/{id}/content` of a ~100 KB screenshot the benchmark stores
+    once (and leaves: one document more in the scratch database)."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks) -> None:
+        super().__init__(
+            "download screenshot",
+            route=f"GET {SCREENSHOTS}/{{id}}/content",
+            goal=DOWNLOAD,
+            raw_query="GridFS open_download_stream(file_id).read()",
+        )
+        self._store = ScreenshotStore(db, picks.execution_id)
+        self._screenshot: dict[str, Any] | None = None
+
+    async def _stored(self) -> dict[str, Any]:
+        if self._screenshot is None:
+            self._screenshot = await self._store.upload(noise_png(), await self._store.execution())
+        return self._screenshot
+
+    async def before(self, http: httpx.AsyncClient) -> None:
+        await self._stored()
+
+    def call(self, rep: int) -> Call:
+        assert self._screenshot is not None
+        return Call("GET", f"{SCREENSHOTS}/{self._screenshot['_id']}/content")
+
+    async def prepare_raw(self, rep: int) -> None:
+        await self._stored()
+
+    async def raw(self) -> object:
+        assert self._screenshot is not None
+        stream = await self._store.bucket.open_download_stream(self._screenshot["file_id"])
+        return await stream.read()
+
+
+def _log_line(run_id: ObjectId, execution_id: ObjectId, number: int) -> dict[str, Any]:
+    return {
+        "run_id": str(run_id),
+        "execution_id": str(execution_id),
+        "step_order": number % 8,
+        "level": ("debug", "info", "info", "warning")[number % 4],
+        "source": ("runner", "browser", "network", "driver")[number % 4],
+        "message": f"GET https://shop.example.com/api/cart?item={number} 200 ({40 + number} ms)",
+        "context": {"status": 200, "line": number},
+    }
+
+
+class PostLogs(Operation):
+    """`POST /artifacts/logs` of 1,000 lines of an execution (stamped now, so the retention keeps
+    them until they are deleted after each rep)."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks) -> None:
+        super().__init__(
+            f"post {LOG_BATCH_SIZE} log lines",
+            route=f"POST {LOGS}",
+            goal=LOG_BATCH,
+            raw_query=f"insert_many({LOG_BATCH_SIZE} log entries, ordered=False)",
+            share=10,
+        )
+        self._logs = db["log_entries"]
+        self._store = ScreenshotStore(db, picks.execution_id)
+        self._execution_id = picks.execution_id
+        self._created: list[ObjectId] = []
+        self._documents: list[dict[str, Any]] = []
+        self._run_id: ObjectId | None = None
+
+    async def before(self, http: httpx.AsyncClient) -> None:
+        self._run_id = (await self._store.execution())["run_id"]
+
+    def call(self, rep: int) -> Call:
+        assert self._run_id is not None
+        lines = [_log_line(self._run_id, self._execution_id, n) for n in range(LOG_BATCH_SIZE)]
+        return Call("POST", LOGS, body={"entries": lines})
+
+    def answered(self, response: httpx.Response) -> None:
+        results = response.json()["results"]
+        self._created += [ObjectId(result["id"]) for result in results if result.get("id")]
+        failures = [result for result in results if result["status"] == "failed"]
+        if failures:
+            raise BenchError(f"POST {LOGS}: {len(failures)} of {LOG_BATCH_SIZE} lines failed")
+
+    async def prepare_raw(self, rep: int) -> None:
+        run_id = (await self._store.execution())["run_id"]
+        now = datetime.now(UTC)
+        self._documents = []
+        for number in range(LOG_BATCH_SIZE):
+            line = _log_line(run_id, self._execution_id, number)
+            fields = {**line, "run_id": run_id, "execution_id": self._execution_id}
+            document = build(LogEntry, id=ObjectId(), created_at=now, timestamp=now, **fields)
+            self._documents.append(stored(document))
+        self._created += [document["_id"] for document in self._documents]
+
+    async def raw(self) -> object:
+        return await self._logs.insert_many(self._documents, ordered=False)
+
+    async def tidy(self) -> None:
+        for start in range(0, len(self._created), DELETE_BATCH):
+            batch = self._created[start : start + DELETE_BATCH]
+            await self._logs.bulk_write([DeleteOne({"_id": id}) for id in batch], ordered=False)
+        self._created.clear()
+
+
+class GenerateReport(Operation):
+    """`POST /artifacts/reports`: a JSON report of the run with the most executions; deleted
+    (with its GridFS file, if it has one) after each rep."""
+
+    def __init__(self, db: AsyncDatabase[Any], picks: Picks) -> None:
+        super().__init__(
+            f"json report ({picks.run_executions})",
+            route=f"POST {REPORTS}",
+            goal=REPORT,
+            raw_query="find_one(run) + find({run_id}).sort(created_at, _id) "
+            "+ insert_one(report, the JSON of both inline)",
+            share=5,
+        )
+        self._db = db
+        self._run_id = picks.run_id
+        self._created: list[ObjectId] = []
+
+    def call(self, rep: int) -> Call:
+        return Call("POST", REPORTS, body={"run_id": str(self._run_id), "format": "json"})
+
+    def answered(self, response: httpx.Response) -> None:
+        self._created.append(ObjectId(response.json()["id"]))
+
+    async def raw(self) -> object:
+        run = await self._db["test_runs"].find_one({"_id": self._run_id})
+        executions = (
+            await self._db["test_executions"]
+            .find({"run_id": self._run_id})
+            .sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+            .to_list()
+        )
+        content = json_util.dumps({"run": run, "executions": executions})
+        id = ObjectId()
+        now = datetime.now(UTC)
+        report = build(
+            TestReport,
+            id=id,
+            created_at=now,
+            run_id=self._run_id,
+            format="json",
+            summary=(run or {}).get("counters", {}),
+            generated_at=now,
+            size=len(content.encode()),
+            content=content,
+        )
+        self._created.append(id)
+        return await self._db["test_reports"].insert_one(stored(report))
+
+    async def tidy(self) -> None:
+        for id in self._created:
+            found = await self._db["test_reports"].find_one_and_delete(
+                {"_id": id}, {"content_file_id": 1}
+            )
+            file_id = found.get("content_file_id") if found else None
+            if file_id is not None:
+                await self._db[f"{REPORT_BUCKET}.chunks"].delete_many({"files_id": file_id})
+                await self._db[f"{REPORT_BUCKET}.files"].delete_one({"_id": file_id})
+        self._created.clear()
+
+
+def artifact_operations(db: AsyncDatabase[Any], picks: Picks) -> list[Operation]:
+    """Reads of artifacts, then their writes (each tidies up after itself)."""
+    logs_query = {"run_id": picks.logged_run_id}
+    return [
+        Read(
+            f"run logs ({picks.run_log_lines})",
+            f"{LOGS}?run_id={picks.logged_run_id}",
+            route=f"GET {LOGS}?run_id=",
+            goal=LIST_PAGE,
+            raw_query="find({run_id}).sort(timestamp 1, _id 1).limit(50) + count command",
+            query=partial(_page, db["log_entries"], logs_query, LOG_ORDER),
+        ),
+        DownloadScreenshot(db, picks),
+        UploadScreenshot(db, picks),
+        PostLogs(db, picks),
+        GenerateReport(db, picks),
+    ]
+
+
+async def _pick_artifacts(db: AsyncDatabase[Any], run_id: ObjectId) -> dict[str, Any]:
+    """An execution of the run with the most executions; the run with the most log lines."""
+    execution = await db["test_executions"].find_one({"run_id": run_id}, {"_id": 1})
+    if execution is None:
+        raise CommandError(f"the seeded run {run_id} has no executions")
+    logged = await (
+        await db["log_entries"].aggregate(
+            [
+                {"$group": {"_id": "$run_id", "n": {"$sum": 1}}},
+                {"$sort": {"n": -1, "_id": 1}},
+                {"$limit": 1},
+            ]
+        )
+    ).to_list()
+    return {
+        "execution_id": execution["_id"],
+        "logged_run_id": logged[0]["_id"] if logged else run_id,
+        "run_log_lines": logged[0]["n"] if logged else 0,
     }

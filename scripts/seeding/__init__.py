@@ -2,8 +2,8 @@
 
 `seed_database(db, size=..., seed=...)` fills an already migrated, empty database. One module per
 domain builds its documents (`configurations`, `templates`, `test_defs`, `suites`,
-`executions`); `seeders()` lists them in the order their references need, so a later feature
-(artifacts) adds its own module, its count to `SeedSize`, and a line there.
+`executions`, `artifacts`); `seeders()` lists them in the order their references need, so a
+later feature adds its own module, its count to `SeedSize`, and a line there.
 
 Documents are built and validated through the Beanie document models (every default and derived
 field the models define) and written with the driver in unordered `insert_many` batches of
@@ -48,6 +48,9 @@ class SeedSize:
     test_cases: int
     suites: int
     runs: int  # each with one execution per active case of its suite, and some retries
+    logged_runs: int  # the latest runs whose executions have log lines
+    reported_runs: int  # the latest runs with a JSON report
+    # Screenshots follow from the runs: one per failed step, and some of passed ones.
 
     @property
     def largest_suite(self) -> int:
@@ -61,9 +64,9 @@ SIZES: Mapping[str, SeedSize] = MappingProxyType(
     {
         size.name: size
         for size in (
-            SeedSize("small", 4, 3, 5, 50, 6, 10),
-            SeedSize("medium", 8, 6, 15, 1_000, 40, 100),
-            SeedSize("large", 12, 10, 40, 10_000, 150, 1_000),
+            SeedSize("small", 4, 3, 5, 50, 6, 10, 2, 2),
+            SeedSize("medium", 8, 6, 15, 1_000, 40, 100, 10, 5),
+            SeedSize("large", 12, 10, 40, 10_000, 150, 1_000, 20, 10),
         )
     }
 )
@@ -84,6 +87,7 @@ class SeededCollection:
     name: str
     documents: int
     seconds: float
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +108,14 @@ class SeedSummary:
 
 def seeders() -> tuple[Seeder, ...]:
     """Every collection's seeder, each after those it refers to."""
-    from scripts.seeding import configurations, executions, suites, templates, test_defs
+    from scripts.seeding import (
+        artifacts,
+        configurations,
+        executions,
+        suites,
+        templates,
+        test_defs,
+    )
 
     return (
         *configurations.SEEDERS,
@@ -112,6 +123,7 @@ def seeders() -> tuple[Seeder, ...]:
         *test_defs.SEEDERS,
         *suites.SEEDERS,
         *executions.SEEDERS,
+        *artifacts.SEEDERS,
     )
 
 
@@ -128,7 +140,7 @@ async def seed_database(
     is not the latest, or one whose collections to seed already hold documents: every name is
     unique within one run, so the unique indexes cannot stop it midway.
     """
-    from scripts.seeding.context import SeedContext
+    from scripts.seeding.context import Prepared, SeedContext
 
     plan = SIZES.get(size)
     if plan is None:
@@ -139,11 +151,19 @@ async def seed_database(
     seeded: list[SeededCollection] = []
     for seeder in planned:
         started = time.perf_counter()
+        prepared = Prepared() if seeder.prepare is None else await seeder.prepare(context, db)
+        for name, raw in prepared.raw.items():
+            if progress is not None:
+                progress.start(name, len(raw))
+            written = await _write_raw(db, name, raw, progress)
+            seeded.append(SeededCollection(name, written, time.perf_counter() - started))
+            started = time.perf_counter()
         total = seeder.count(context)
         if progress is not None:
             progress.start(seeder.collection, total)
         written = await _write(db, seeder.collection, seeder.build(context), context, progress)
-        seeded.append(SeededCollection(seeder.collection, written, time.perf_counter() - started))
+        seconds = time.perf_counter() - started
+        seeded.append(SeededCollection(seeder.collection, written, seconds, prepared.note))
     return SeedSummary(size=plan.name, seed=seed, collections=tuple(seeded))
 
 
@@ -156,12 +176,30 @@ async def _check_can_seed(db: AsyncDatabase[Any], planned: Iterable[Seeder]) -> 
     )
     if (problem := state.problem()) is not None:
         raise SeedError(problem)
-    for seeder in planned:
-        if await db[seeder.collection].find_one({}, {"_id": 1}) is not None:
+    from documents.artifacts import GRIDFS_COLLECTIONS
+
+    for collection in [*(seeder.collection for seeder in planned), *GRIDFS_COLLECTIONS]:
+        if await db[collection].find_one({}, {"_id": 1}) is not None:
             raise SeedError(
-                f"{seeder.collection} already holds documents: seed an empty database, or drop "
+                f"{collection} already holds documents: seed an empty database, or drop "
                 "the service's collections first (`jbts seed --reset`)"
             )
+
+
+async def _write_raw(
+    db: AsyncDatabase[Any],
+    collection: str,
+    documents: list[dict[str, Any]],
+    progress: SeedProgress | None,
+) -> int:
+    """Insert raw documents (GridFS files and chunks) in unordered batches."""
+    from api.query.bulk import BULK_WRITE_BATCH
+
+    for batch in batched(documents, BULK_WRITE_BATCH, strict=False):
+        await db[collection].insert_many(list(batch), ordered=False)
+        if progress is not None:
+            progress.advance(len(batch))
+    return len(documents)
 
 
 async def _write(

@@ -9,7 +9,7 @@ the same documents, `_id`s and step ids included, on any day: timestamps fall in
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +19,8 @@ from faker import Faker
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from pymongo.asynchronous.database import AsyncDatabase
+
     from scripts.seeding import SeedSize
 
 REFERENCE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
@@ -30,6 +32,15 @@ FAKER_LOCALE = "en_US"
 
 
 @dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a seeder's `prepare` made: raw documents written before its own (GridFS files and
+    chunks its documents name, per collection, in order), and a note for the summary."""
+
+    raw: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Seeder:
     """How one collection is seeded: how many documents, and how to build them.
 
@@ -37,11 +48,16 @@ class Seeder:
     seeder planned (`SeedContext.plan`: a run's executions are built with the run). `build`
     yields validated documents in the order they are written; each one is kept in the context
     once written, so a later seeder can refer to it (suites to test cases).
+
+    `prepare`, where given, runs first with the database: it may plan the documents (reading
+    what the database keeps, such as the log retention) and returns raw documents to write
+    before them (`Prepared`).
     """
 
     document: type[Document]
     count: Callable[[SeedContext], int]
     build: Callable[[SeedContext], Iterator[Document]]
+    prepare: Callable[[SeedContext, AsyncDatabase[Any]], Awaitable[Prepared]] | None = None
 
     @property
     def collection(self) -> str:
@@ -59,6 +75,7 @@ class SeedContext:
     _seeded: dict[type[Document], list[Document]] = field(default_factory=dict)
     _object_ids: set[PydanticObjectId] = field(default_factory=set)
     _planned: dict[type[Document], list[Document]] = field(default_factory=dict)
+    _keyed_ids: dict[str, PydanticObjectId] = field(default_factory=dict)
 
     @classmethod
     def create(cls, *, size: SeedSize, seed: int) -> SeedContext:
@@ -103,6 +120,13 @@ class SeedContext:
             if candidate not in self._object_ids:
                 self._object_ids.add(candidate)
                 return candidate
+
+    def keyed_id(self, key: str, created_at: datetime) -> PydanticObjectId:
+        """The id of the thing `key` names (content stored once, by its hash): a new one the
+        first time, the same one after."""
+        if key not in self._keyed_ids:
+            self._keyed_ids[key] = self.object_id(created_at)
+        return self._keyed_ids[key]
 
     def step_ids(self, count: int) -> list[str]:
         """`count` distinct step ids, 12 hex characters like the API's."""

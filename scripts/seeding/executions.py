@@ -697,8 +697,13 @@ def runs(context: SeedContext) -> Iterator[TestRun]:
 
 
 def executions(context: SeedContext) -> Iterator[TestExecution]:
-    """The executions planned with the runs, in the order they were planned."""
-    yield from context.take_planned(TestExecution)
+    """The executions planned with the runs, in the order they were planned, each with the
+    screenshots its steps list (planned for the artifacts' seeder)."""
+    from scripts.seeding.artifacts import plan_screenshots
+
+    for execution in context.take_planned(TestExecution):
+        plan_screenshots(context, execution)
+        yield execution
 
 
 SEEDERS = (

@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from api.database import migrations
 from api.database.migrations import MIGRATIONS_COLLECTION, MigrationError
+from documents.artifacts import GRIDFS_COLLECTIONS
 from migrations import m0001_initial as m0001
 from tests.conftest import REAL_MONGODB
 
@@ -196,6 +197,8 @@ class TestReset:
         before = await schema(db)
         await db["test_runs"].drop_index("environment_created")  # a schema that drifted
         await db["my_notes"].insert_one({"note": "kept"})
+        for name in GRIDFS_COLLECTIONS:  # stored files go too
+            await db[name].insert_one({"files_id": 1})
 
         result = await migrations.reset(db)
 

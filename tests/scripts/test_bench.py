@@ -238,6 +238,35 @@ class TestExecutionTracking:
         assert {run["status"] for run in open_runs} == {"running"}
 
 
+class TestArtifacts:
+    async def test_reads_and_writes_of_artifacts_tidy_up(
+        self, tiny: list[dict[str, Any]], raw: RawDatabase, settings: Settings
+    ) -> None:
+        raw_db, _ = raw
+        # (The 1,000-line log batch is slow to insert on the embedded engine: the command's
+        # test runs it.)
+        names = ("run logs", "download screenshot", "upload screenshot", "json report")
+
+        picks, results, _ = await measure(raw, settings, names)
+
+        for name in ("run logs", "download screenshot", "upload screenshot"):
+            well_formed(results[name], 2)
+        well_formed(results["json report"], 1)  # one rep in five
+        assert results["run logs"].round_trips == 2
+        assert results["download screenshot"].round_trips <= 3
+        # Uploads and reports were deleted, with their files, after each rep: what stays is the
+        # one screenshot the download reads.
+        [kept] = await raw_db["screenshots"].find({}).to_list()
+        assert kept["execution_id"] == picks.execution_id
+        files = await raw_db["screenshots.files"].find({}).to_list()
+        assert [file["_id"] for file in files] == [kept["file_id"]]
+        assert files[0]["metadata"]["refs"] == 1
+        chunks = await raw_db["screenshots.chunks"].distinct("files_id")
+        assert chunks == [kept["file_id"]]
+        assert await raw_db["test_reports"].count_documents({}) == 0
+        assert await raw_db["reports.files"].count_documents({}) == 0
+
+
 class TestErrors:
     async def test_an_error_answer_stops_the_benchmark_with_one_line(
         self,
@@ -325,6 +354,11 @@ OPERATIONS = [
     ("create run", "POST /api/v1/executions/runs"),
     ("bulk 100", "POST /api/v1/tests/bulk"),
     ("bulk 1000", "POST /api/v1/tests/bulk"),
+    ("run logs", "GET /api/v1/artifacts/logs?run_id="),
+    ("download screenshot", "GET /api/v1/artifacts/screenshots/{id}/content"),
+    ("upload screenshot", "POST /api/v1/artifacts/screenshots"),
+    ("post 1000 log lines", "POST /api/v1/artifacts/logs"),
+    ("json report", "POST /api/v1/artifacts/reports"),
 ]
 UNREACHABLE = "mongodb://127.0.0.1:9/?directConnection=true"  # port 9 (discard): no MongoDB
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pty
 import re
 import select
+import struct
 import subprocess
 import time
 import uuid
@@ -44,6 +47,16 @@ SEEDED = {
 """Documents per collection, as the size says."""
 EXECUTIONS = "test_executions"
 """As many as the runs' active cases and retries make."""
+ARTIFACTS = (
+    "screenshots",
+    "screenshots.files",
+    "screenshots.chunks",
+    "log_entries",
+    "test_reports",
+)
+"""As many as the runs' failures (screenshots), the latest runs' executions (log lines) make."""
+RETENTION = ("JBTS_LOG_RETENTION_DAYS", "3650")
+"""A log retention that keeps the seeded history's lines (dated 2025): the default drops them."""
 APPLIED_ALL = [f"Applied {m.version:04d} {m.name}" for m in migrations.discover()]
 # A bound on waiting for the subprocess, not an expectation of speed (a loaded 2-core machine).
 TERMINAL_TIMEOUT = 120.0
@@ -64,7 +77,7 @@ def documents(client: SyncClient, db_name: str) -> dict[str, list[dict[str, Any]
     """Every seeded document, per collection, in `_id` order."""
     return {
         name: list(client[db_name][name].find({}).sort("_id", 1))
-        for name in sorted([*SEEDED, EXECUTIONS])
+        for name in sorted([*SEEDED, EXECUTIONS, *ARTIFACTS])
     }
 
 
@@ -88,6 +101,7 @@ def seeded(mongodb_uri: str) -> Iterator[Seeded]:
             env.setenv("MONGODB_URI", mongodb_uri)
             env.setenv("MONGODB_DB", name)
             env.setenv("COLUMNS", "200")
+            env.setenv(*RETENTION)
             get_settings.cache_clear()
             assert runner.invoke(app, ["migrate", "up"]).exit_code == 0
             result = runner.invoke(app, ["seed", "--size", "small", "--seed", "7"])
@@ -113,7 +127,10 @@ class TestWhatSeedWrites:
 
         executions = len(seeded.documents[EXECUTIONS])
         assert executions >= SMALL.runs
-        expected = {**SEEDED, EXECUTIONS: executions}
+        made = {name: len(seeded.documents[name]) for name in (EXECUTIONS, *ARTIFACTS)}
+        assert all(made.values()), made
+        assert made["test_reports"] == SMALL.reported_runs
+        expected = {**SEEDED, **made}
         assert rows == {**expected, "total": sum(expected.values())}
         assert {name: len(docs) for name, docs in seeded.documents.items()} == expected
         assert "size small, seed 7" in seeded.result.stdout
@@ -183,7 +200,9 @@ class TestWhatSeedWrites:
         assert len({case["owner"] for case in cases}) > 1
 
     def test_timestamps_lie_in_2025(self, seeded: Seeded) -> None:
-        for docs in seeded.documents.values():
+        for name, docs in seeded.documents.items():
+            if name.endswith((".files", ".chunks")):  # GridFS's own format: checked below
+                continue
             for doc in docs:
                 created = doc["created_at"].replace(tzinfo=UTC)
                 assert (
@@ -302,6 +321,100 @@ class TestSeededRuns:
         assert len(signatures) > 1
 
 
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+class TestSeededArtifacts:
+    def test_screenshots_belong_to_seeded_steps_that_list_them(self, seeded: Seeded) -> None:
+        executions = {e["_id"]: e for e in seeded.documents[EXECUTIONS]}
+        shots = {shot["_id"]: shot for shot in seeded.documents["screenshots"]}
+        for shot in shots.values():
+            execution = executions[shot["execution_id"]]
+            assert shot["run_id"] == execution["run_id"]
+            [step] = [s for s in execution["steps"] if s["step_id"] == shot["step_id"]]
+            assert shot["_id"] in step["screenshot_ids"]
+            assert shot["step_order"] == step["order"]
+            assert shot["taken_at"] == step["finished_at"]
+        listed = [
+            id for e in executions.values() for step in e["steps"] for id in step["screenshot_ids"]
+        ]
+        assert sorted(listed) == sorted(shots)  # every listed id exists, each listed once
+        failed = [
+            step
+            for e in executions.values()
+            for step in e["steps"]
+            if step["status"] in ("failed", "error")
+        ]
+        assert failed
+        assert all(len(step["screenshot_ids"]) == 1 for step in failed)
+        passed = [
+            step for e in executions.values() for step in e["steps"] if step["status"] == "passed"
+        ]
+        assert any(step["screenshot_ids"] for step in passed)
+
+    def test_gridfs_files_keep_the_storage_rules(self, seeded: Seeded) -> None:
+        shots = seeded.documents["screenshots"]
+        files = {f["_id"]: f for f in seeded.documents["screenshots.files"]}
+        chunks: dict[Any, list[dict[str, Any]]] = {}
+        for chunk in seeded.documents["screenshots.chunks"]:
+            chunks.setdefault(chunk["files_id"], []).append(chunk)
+        refs = Counter(shot["file_id"] for shot in shots)
+        assert set(refs) == set(files) == set(chunks)
+        assert max(refs.values()) > 1  # identical failures share one file
+        hashes = set()
+        for file_id, file in files.items():
+            data = b"".join(c["data"] for c in sorted(chunks[file_id], key=lambda c: c["n"]))
+            assert file["length"] == len(data)
+            assert file["metadata"]["refs"] == refs[file_id]
+            assert file["metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
+            assert file["metadata"]["content_type"] == "image/png"
+            hashes.add(file["metadata"]["sha256"])
+            for shot in shots:
+                if shot["file_id"] == file_id:
+                    assert shot["sha256"] == file["metadata"]["sha256"]
+                    assert shot["size"] == len(data)
+                    assert (shot["width"], shot["height"]) == png_size(data)
+        assert len(hashes) == len(files)  # identical bytes are stored once
+
+    def test_log_lines_follow_their_executions(self, seeded: Seeded) -> None:
+        runs = {run["_id"] for run in seeded.documents["test_runs"]}
+        executions = {e["_id"]: e for e in seeded.documents[EXECUTIONS]}
+        lines = seeded.documents["log_entries"]
+        for line in lines:
+            assert line["run_id"] in runs
+            execution = executions[line["execution_id"]]
+            assert execution["run_id"] == line["run_id"]
+            assert execution["started_at"] <= line["timestamp"] <= execution["finished_at"]
+        levels = Counter(line["level"] for line in lines)
+        assert levels["info"] > 0
+        assert levels["debug"] > 0
+        by_execution: dict[Any, list[dict[str, Any]]] = {}
+        for line in lines:
+            by_execution.setdefault(line["execution_id"], []).append(line)
+        failed = [executions[id] for id in by_execution if executions[id]["error"] is not None]
+        for execution in failed:
+            errors = {e["message"] for e in by_execution[execution["_id"]] if e["level"] == "error"}
+            assert execution["error"]["message"] in errors
+        assert {line["source"] for line in lines} >= {"runner", "driver"}
+
+    def test_reports_of_the_latest_runs_as_the_service_renders_them(self, seeded: Seeded) -> None:
+        runs = {run["_id"]: run for run in seeded.documents["test_runs"]}
+        latest = sorted(runs.values(), key=lambda run: run["finished_at"])[-SMALL.reported_runs :]
+        reports = seeded.documents["test_reports"]
+        assert {report["run_id"] for report in reports} == {run["_id"] for run in latest}
+        for report in reports:
+            content = json.loads(report["content"])
+            run = runs[report["run_id"]]
+            assert content["run"]["id"] == str(run["_id"])
+            assert len(content["executions"]) == run["counters"]["total"]
+            assert report["summary"]["total"] == run["counters"]["total"]
+            assert report["size"] == len(report["content"].encode())
+            assert report["generated_at"] >= run["finished_at"]
+
+
 class TestReproducible:
     @pytest.fixture
     def seed_again(
@@ -316,6 +429,11 @@ class TestReproducible:
             return documents(sync_mongo, cli_db)
 
         return seeded_with
+
+    @pytest.fixture(autouse=True)
+    def retention(self, clean_env: pytest.MonkeyPatch) -> None:
+        clean_env.setenv(*RETENTION)
+        get_settings.cache_clear()
 
     def test_the_same_seed_gives_the_same_documents_ids_included(
         self, seeded: Seeded, seed_again: Callable[[str], dict[str, list[dict[str, Any]]]]
@@ -386,6 +504,11 @@ class TestSeedOnTheEmbeddedEngine:
         assert lines[: len(APPLIED_ALL)] == APPLIED_ALL
         assert summary_rows(result.stdout)["test_cases"] == SMALL.test_cases
         assert "embedded engine (mongoeco)" in result.stdout
+        # The seeded history is of 2025: the default retention (30 days) would delete its lines.
+        assert summary_rows(result.stdout)["log_entries"] == 0
+        assert re.search(
+            r"log_entries: \d+ log lines not written: older than the log", result.stdout
+        )
 
 
 class TestReset:
@@ -413,6 +536,20 @@ class TestReset:
         assert result.stdout.splitlines()[1:] == APPLIED_ALL
         assert "browser_configurations" in result.stdout.splitlines()[0]
         assert "my_notes" not in result.stdout
+
+    def test_drops_the_gridfs_buckets_too(
+        self, runner: CliRunner, populated: str, sync_mongo: SyncClient
+    ) -> None:
+        db = sync_mongo[populated]
+        for bucket in ("screenshots", "reports"):
+            db[f"{bucket}.files"].insert_one({"_id": 1, "length": 1, "metadata": {"refs": 1}})
+            db[f"{bucket}.chunks"].insert_one({"files_id": 1, "n": 0, "data": b"x"})
+
+        result = runner.invoke(app, ["reset", "--yes"])
+
+        assert result.exit_code == 0, result.output
+        assert set(db.list_collection_names()) == {*ALL_COLLECTIONS, "my_notes"}
+        assert "screenshots.files" in result.stdout.splitlines()[0]
 
     def test_without_yes_when_the_input_is_not_a_terminal_drops_nothing(
         self, runner: CliRunner, mongodb_uri: str, populated: str, sync_mongo: SyncClient

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from typing import Any, get_args
 
@@ -9,8 +10,10 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from documents.artifacts import Screenshot
 from documents.executions import TestExecution, TestRun
 from documents.test_defs import TestSuite
+from migrations import m0007_artifacts as m0007
 from scripts.seeding import SIZES, SeedError, SizeName, seed_database, seeders
 from scripts.seeding.context import SeedContext, UniqueNames
 from scripts.seeding.flows import AREAS, MAX_STEPS, MIN_STEPS, PARAMETERS, Area, flow
@@ -25,7 +28,12 @@ ROUTES = {
     "test_suites": f"{API}/suites",
     "test_runs": f"{API}/executions/runs",
     "test_executions": f"{API}/executions",
+    "screenshots": f"{API}/artifacts/screenshots",
+    "log_entries": f"{API}/artifacts/logs",
+    "test_reports": f"{API}/artifacts/reports",
 }
+GRIDFS = {"screenshots.files", "screenshots.chunks"}
+"""The bucket of the screenshots' bytes (small's reports are small enough to be inline)."""
 
 
 class Recorder:
@@ -55,7 +63,7 @@ class TestSeedDatabase:
 
         assert summary.documents == progress.totals == progress.advanced
         assert (summary.size, summary.seed) == ("small", 3)
-        assert set(summary.documents) == set(ROUTES)
+        assert set(summary.documents) == set(ROUTES) | GRIDFS
         for collection, route in ROUTES.items():
             response = await client.get(route, params={"limit": 200})
             assert response.status_code == 200, response.text
@@ -64,6 +72,47 @@ class TestSeedDatabase:
         assert largest is not None
         response = await client.get(f"{API}/suites/{largest['_id']}/tests", params={"limit": 1})
         assert response.json()["total"] == SIZES["small"].largest_suite
+
+    async def test_the_api_serves_the_seeded_artifacts(
+        self, db: AsyncDatabase[Any], client: httpx.AsyncClient
+    ) -> None:
+        await m0007.set_retention(db, 3650 * m0007.DAY_SECONDS)  # keeps the 2025 history's lines
+
+        summary = await seed_database(db, size="small", seed=5)
+
+        assert summary.documents["log_entries"] > 0
+        shots = (await client.get(f"{API}/artifacts/screenshots", params={"limit": 200})).json()
+        for shot in shots["items"][:5]:
+            content = await client.get(f"{API}/artifacts/screenshots/{shot['id']}/content")
+            assert content.status_code == 200
+            assert content.headers["content-type"] == "image/png"
+            assert hashlib.sha256(content.content).hexdigest() == shot["sha256"]
+        deleted = await client.delete(f"{API}/artifacts/screenshots/{shots['items'][0]['id']}")
+        assert deleted.status_code == 204  # the service's own rules hold on seeded files
+        reports = (await client.get(f"{API}/artifacts/reports")).json()["items"]
+        assert len(reports) == SIZES["small"].reported_runs
+        content = await client.get(f"{API}/artifacts/reports/{reports[0]['id']}/content")
+        assert content.json()["run"]["id"] == reports[0]["run_id"]
+        logged = await db["log_entries"].find_one({})
+        assert logged is not None
+        page = await client.get(f"{API}/artifacts/logs", params={"run_id": str(logged["run_id"])})
+        assert page.status_code == 200
+        assert page.json()["total"] > 0
+
+    async def test_the_same_seed_gives_the_same_artifacts(self) -> None:
+        def planned(seed: int) -> list[dict[str, Any]]:
+            context = SeedContext.create(size=SIZES["small"], seed=seed)
+            for seeder in seeders():
+                if seeder.document in (Screenshot,):
+                    return [shot.model_dump() for shot in context.planned(Screenshot)]
+                for document in seeder.build(context):
+                    context.keep(document)
+            raise AssertionError("no screenshot seeder")
+
+        first = planned(11)
+        assert first
+        assert planned(11) == first
+        assert planned(12) != first
 
     async def test_a_recount_of_every_seeded_run_changes_nothing(
         self, db: AsyncDatabase[Any], client: httpx.AsyncClient
