@@ -164,6 +164,9 @@ class Picks:
     execution_id: ObjectId
     logged_run_id: ObjectId
     run_log_lines: int
+    analytics_suite_id: ObjectId | None = None
+    analytics_suite_runs: int = 0
+    window: tuple[datetime, datetime] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -183,6 +186,9 @@ class Picks:
             "execution_id": str(self.execution_id),
             "logged_run_id": str(self.logged_run_id),
             "run_log_lines": self.run_log_lines,
+            "analytics_suite_id": str(self.analytics_suite_id),
+            "analytics_suite_runs": self.analytics_suite_runs,
+            "window": [moment.isoformat() for moment in self.window] if self.window else None,
         }
 
 
@@ -747,6 +753,12 @@ def _list(db: AsyncDatabase[Any], name: str, collection: str, path: str, query: 
     )
 
 
+def analytics_operations(db: AsyncDatabase[Any], picks: Picks) -> list[Operation]:
+    from scripts.bench.analytics import analytics_operations as operations
+
+    return operations(db, picks)
+
+
 def build_operations(
     db: AsyncDatabase[Any], picks: Picks, *, capabilities: Capabilities
 ) -> list[Operation]:
@@ -842,6 +854,7 @@ def build_operations(
         CreateCases(cases, count=100),
         CreateCases(cases, count=1000),
         *artifact_operations(db, picks),
+        *analytics_operations(db, picks),
     ]
 
 
@@ -898,6 +911,9 @@ async def pick(db: AsyncDatabase[Any], *, capabilities: Capabilities) -> Picks:
     suite = min(suites, key=lambda doc: (abs(doc["size"] - SUITE_SIZE), str(doc["_id"])))
     tracking = await _pick_tracking(db)
     artifacts = await _pick_artifacts(db, tracking["run_id"])
+    from scripts.bench.analytics import pick_analytics
+
+    analytics = await pick_analytics(db)
     return Picks(
         cases=total,
         case_id=case["_id"],
@@ -910,6 +926,7 @@ async def pick(db: AsyncDatabase[Any], *, capabilities: Capabilities) -> Picks:
         suite_size=suite["size"],
         **tracking,
         **artifacts,
+        **analytics,
     )
 
 

@@ -1,13 +1,16 @@
 """Which database commands a request sent, and how long they took: PyMongo command monitoring.
 
 The benchmark sends one request at a time, so a command belongs to the request whose window was
-open when the command started. Commands sent while no window is open (the benchmark's own
+open when the command started. A request's time in the database is the time during which at
+least one of its commands was in flight (commands sent concurrently overlap: their durations are
+not added). Commands sent while no window is open (the benchmark's own
 housekeeping on the same client, the client's `endSessions` at close) are counted apart, in
 `outside`, so nothing the client sent goes unreported.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +26,13 @@ from pymongo.monitoring import (
 
 @dataclass(slots=True)
 class Command:
-    """One command (`find test_cases`) and its duration as the driver measured it."""
+    """One command (`find test_cases`): its duration as the driver measured it, and when it was
+    sent and answered (`perf_counter_ns`)."""
 
     label: str
     micros: int = 0
+    sent_ns: int = 0
+    answered_ns: int | None = None
 
 
 @dataclass(slots=True)
@@ -41,7 +47,23 @@ class Window:
 
     @property
     def database_ms(self) -> float:
-        return sum(command.micros for command in self.commands) / 1000
+        """How long at least one command was in flight (the union of their intervals)."""
+        spans = sorted(
+            (command.sent_ns, command.answered_ns or command.sent_ns + command.micros * 1000)
+            for command in self.commands
+        )
+        total = 0
+        start, end = None, 0
+        for sent, answered in spans:
+            if start is None or sent > end:
+                if start is not None:
+                    total += end - start
+                start, end = sent, answered
+            else:
+                end = max(end, answered)
+        if start is not None:
+            total += end - start
+        return total / 1_000_000
 
 
 def _label(event: CommandStartedEvent) -> str:
@@ -69,7 +91,7 @@ class CommandRecorder(CommandListener):
             self._window = None
 
     def started(self, event: CommandStartedEvent) -> None:
-        command = Command(label=_label(event))
+        command = Command(label=_label(event), sent_ns=time.perf_counter_ns())
         if self._window is None:
             self.outside[command.label] += 1
             return
@@ -80,6 +102,7 @@ class CommandRecorder(CommandListener):
         command = self._pending.pop((event.connection_id, event.request_id), None)
         if command is not None:
             command.micros = event.duration_micros
+            command.answered_ns = time.perf_counter_ns()
 
     def succeeded(self, event: CommandSucceededEvent) -> None:
         self._finished(event)
