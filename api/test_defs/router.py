@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from api.auth.guard import Domain, requires
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
@@ -33,7 +34,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/tests",
     tags=["tests"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[requires(Domain.DEFINITIONS), Depends(require_json_body)],
     responses=problem_responses(422),
 )
 
@@ -131,7 +132,12 @@ async def clone_case(
     return _read(case, response)
 
 
-@router.get("/{id:item}/history", response_model_exclude_unset=True, responses=_READ)
+@router.get(
+    "/{id:item}/history",
+    response_model_exclude_unset=True,
+    responses=_READ,
+    dependencies=[requires(Domain.RESULTS)],  # executions, not definitions
+)
 async def case_history(
     id: ObjectIdPath, params: Annotated[HistoryParams, Query()]
 ) -> HistoryPage[HistoryEntry]:  # type: ignore[valid-type]

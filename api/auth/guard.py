@@ -1,0 +1,322 @@
+"""Which scope each API route needs, and the check every request under `/api/v1` passes.
+
+Each router declares its domain once, first among its dependencies:
+`APIRouter(..., dependencies=[requires(Domain.DEFINITIONS), ...])`; `GET`/`HEAD` then need the
+domain's `read` scope and every other method its `write` scope. A route whose domain differs from
+its router's declares its own (`@router.get(..., dependencies=[requires(Domain.RESULTS)])`): the
+innermost declaration wins (FastAPI lists a router's dependencies before its routes'), and the
+outer guard steps aside. `create_app` refuses to build an app with a route under `/api/v1`
+that declares none (`unscoped_routes`), and tests/api/auth/ checks every route of the table.
+
+The check (`authorize`) runs once per request, before anything else the route does:
+`IdempotentRoute` calls it before it looks at an `Idempotency-Key` (so a stored answer is never
+replayed to a caller without the scope), and the guard dependency calls it for any other route.
+The key comes from `Authorization: Bearer <key>` or `X-API-Key: <key>`; it is never logged or
+echoed. A client address whose keys failed `FAILURE_LIMIT` times within `FAILURE_WINDOW_S`
+seconds is answered 429 until the oldest of those failures leaves the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.params import Depends as DependsParam
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from api.auth import keys as key_service
+from api.errors import PROBLEM_MEDIA_TYPE, Forbidden, InvalidKey, TooManyRequests, Unauthorized
+from api.settings import AuthMode, Settings
+from documents.keys import ApiKey, Scope
+
+logger = logging.getLogger(__name__)
+
+API_KEY_HEADER = "X-API-Key"
+BEARER_SCHEME = "bearerAuth"
+API_KEY_SCHEME = "apiKeyHeader"
+REQUIRED_SCOPE_EXTENSION = "x-required-scope"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+FAILURE_LIMIT = 20
+"""Failed key attempts an address may make within `FAILURE_WINDOW_S` before it gets 429s."""
+FAILURE_WINDOW_S = 60.0
+MAX_TRACKED_ADDRESSES = 10_000
+"""The limiter forgets the addresses that failed least recently beyond this many."""
+AUTH_OFF = "auth-off"
+
+
+class Domain(StrEnum):
+    """What a route works on; with the method, it gives the scope the route needs."""
+
+    DEFINITIONS = "definitions"
+    RESULTS = "results"
+    CONFIG = "config"
+    ADMIN = "admin"
+
+
+_SCOPES: dict[Domain, tuple[Scope, Scope]] = {
+    Domain.DEFINITIONS: (Scope.DEFINITIONS_READ, Scope.DEFINITIONS_WRITE),
+    Domain.RESULTS: (Scope.RESULTS_READ, Scope.RESULTS_WRITE),
+    Domain.CONFIG: (Scope.CONFIG_READ, Scope.CONFIG_WRITE),
+    Domain.ADMIN: (Scope.ADMIN, Scope.ADMIN),
+}
+
+
+def scope_for(domain: Domain, method: str) -> Scope:
+    read, write = _SCOPES[domain]
+    return read if method.upper() in READ_METHODS else write
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a key (its name and scopes), or nobody in particular with auth off."""
+
+    name: str
+    scopes: frozenset[Scope] | None
+    """The key's scopes, with those they include; None when auth is off."""
+    key: ApiKey | None = None
+
+    @property
+    def label(self) -> str:
+        """How `created_by` names this caller: `key:<name>`, or `auth-off`."""
+        return AUTH_OFF if self.key is None else f"key:{self.name}"
+
+    def holds(self, scope: Scope) -> bool:
+        return self.scopes is not None and scope in self.scopes
+
+
+class Guard:
+    """A route's declared domain, as a dependency (see the module docstring)."""
+
+    def __init__(self, domain: Domain) -> None:
+        self.domain = domain
+
+    def __repr__(self) -> str:
+        return f"requires({self.domain})"
+
+    async def __call__(self, request: Request) -> None:
+        route = request.scope.get("route")
+        if isinstance(route, APIRoute) and declared_guard(route) is self:
+            await authorize(request, route)
+
+
+def requires(domain: Domain) -> DependsParam:
+    """The declaration of a router's (or a route's) domain."""
+    guard: DependsParam = Depends(_GUARDS[domain])
+    return guard
+
+
+_GUARDS = {domain: Guard(domain) for domain in Domain}
+
+
+def declared_guard(route: APIRoute) -> Guard | None:
+    """The innermost domain a route declares, or None."""
+    guards = [dep.dependency for dep in route.dependencies if isinstance(dep.dependency, Guard)]
+    return guards[-1] if guards else None
+
+
+def required_scope(route: APIRoute, method: str) -> Scope | None:
+    guard = declared_guard(route)
+    return None if guard is None else scope_for(guard.domain, method)
+
+
+def unscoped_routes(routes: Iterable[BaseRoute], prefix: str) -> list[str]:
+    """`METHOD path` of every API route under `prefix` that declares no domain."""
+    return [
+        f"{','.join(sorted(route.methods or ()))} {route.path}"
+        for route in routes
+        if isinstance(route, APIRoute)
+        and route.path.startswith(prefix)
+        and declared_guard(route) is None
+    ]
+
+
+class FailureLimiter:
+    """Failed key attempts per client address, in memory, bounded: the last `limit` failure
+    times of at most `max_addresses` addresses."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = FAILURE_LIMIT,
+        window_s: float = FAILURE_WINDOW_S,
+        max_addresses: int = MAX_TRACKED_ADDRESSES,
+    ) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.max_addresses = max_addresses
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def retry_after(self, address: str, *, now: float) -> int | None:
+        """Seconds until `address` may try again, or None when it may now."""
+        failures = self._failures.get(address)
+        if failures is None or len(failures) < self.limit:
+            return None
+        wait = failures[0] + self.window_s - now
+        return max(1, math.ceil(wait)) if wait > 0 else None
+
+    def record(self, address: str, *, now: float) -> None:
+        failures = self._failures.pop(address, None) or deque(maxlen=self.limit)
+        failures.append(now)
+        self._failures[address] = failures  # most recent last
+        while len(self._failures) > self.max_addresses:
+            self._failures.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._failures)
+
+
+def install_auth(app: FastAPI) -> None:
+    app.state.auth_failures = FailureLimiter()
+
+
+def _presented_key(request: Request) -> str | None:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    api_key = request.headers.get(API_KEY_HEADER)
+    return api_key.strip() if api_key and api_key.strip() else None
+
+
+_MISSING = (
+    f"this request needs an API key: send `Authorization: Bearer <key>` or `{API_KEY_HEADER}: "
+    "<key>` (`jbts keys create`, or POST /api/v1/keys with an admin key)"
+)
+_INVALID = "the API key is not valid: it is unknown, expired or revoked"
+
+
+async def authorize(request: Request, route: APIRoute) -> Principal:
+    """The caller, once it is known to hold the route's scope (401, 403 or 429 otherwise).
+    The answer is kept on the request: a second call costs nothing."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    settings: Settings = request.app.state.settings
+    if settings.auth is AuthMode.OFF:
+        principal = Principal(name=AUTH_OFF, scopes=None)
+    else:
+        principal = await _authenticate(request)
+        needed = required_scope(route, request.method)
+        if needed is None:  # create_app refuses such routes; never let one through
+            needed = Scope.ADMIN
+        if not principal.holds(needed):
+            held = ", ".join(sorted(principal.scopes or ())) or "none"
+            raise Forbidden(
+                f"this operation needs the scope `{needed}`; the key {principal.name!r} holds: "
+                f"{held}",
+                extensions={"required_scope": needed},
+            )
+    request.state.principal = principal
+    return principal
+
+
+async def _authenticate(request: Request) -> Principal:
+    limiter: FailureLimiter = request.app.state.auth_failures
+    address = request.client.host if request.client else "unknown"
+    now = time.monotonic()
+    wait = limiter.retry_after(address, now=now)
+    if wait is not None:
+        raise TooManyRequests(
+            f"too many requests with an invalid API key from this address: retry in {wait} s",
+            retry_after=wait,
+        )
+    secret = _presented_key(request)
+    if secret is None:
+        raise Unauthorized(_MISSING)
+    key = await key_service.find_key(secret)
+    if key is None:
+        limiter.record(address, now=now)
+        # Never the key itself, nor any part of it: it may be a real key sent to the wrong place.
+        logger.warning("API key refused: %s %s from %s", request.method, request.url.path, address)
+        raise InvalidKey(_INVALID)
+    return Principal(name=key.name, scopes=key_service.effective(key.scopes), key=key)
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller of a route under `/api/v1` (authorized before the route runs)."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+# OpenAPI ---------------------------------------------------------------------------------------
+
+_PROBLEM = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+SECURITY_SCHEMES: dict[str, Any] = {
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key (`jbts_...`) as a bearer token: `Authorization: Bearer <key>`.",
+    },
+    API_KEY_SCHEME: {
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
+        "description": f"The same API key in `{API_KEY_HEADER}`, for tools that cannot send a "
+        "bearer token.",
+    },
+}
+_AUTH_RESPONSES: dict[str, Any] = {
+    "401": {
+        "description": "No API key, or one that is unknown, expired or revoked.",
+        "headers": {
+            "WWW-Authenticate": {
+                "description": 'How to authenticate: `Bearer realm="jbts"`.',
+                "schema": {"type": "string"},
+            }
+        },
+        "content": _PROBLEM,
+    },
+    "403": {
+        "description": "The API key lacks the scope this operation needs (`required_scope`).",
+        "content": _PROBLEM,
+    },
+    "429": {
+        "description": "Too many requests with invalid API keys from this address: retry after "
+        "`Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before retrying.",
+                "schema": {"type": "integer"},
+            }
+        },
+        "content": _PROBLEM,
+    },
+}
+
+
+def document_security(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> None:
+    """Declare the security schemes, and on each scoped operation its requirement, its scope
+    (`x-required-scope`, and a line of its description) and its 401/403/429 answers."""
+    schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    paths = schema.get("paths", {})
+    for route in routes:
+        if not isinstance(route, APIRoute) or declared_guard(route) is None:
+            continue
+        for method in route.methods or ():
+            operation = paths.get(route.path_format, {}).get(method.lower())
+            scope = required_scope(route, method)
+            if operation is None or scope is None:
+                continue
+            operation["security"] = [{BEARER_SCHEME: []}, {API_KEY_SCHEME: []}]
+            operation[REQUIRED_SCOPE_EXTENSION] = str(scope)
+            note = f"Requires an API key with the scope `{scope}`"
+            if scope is not Scope.ADMIN:
+                note += " (or one that includes it)"
+            description = operation.get("description", "")
+            operation["description"] = f"{description}\n\n{note}." if description else f"{note}."
+            responses = operation.setdefault("responses", {})
+            for status, response in _AUTH_RESPONSES.items():
+                responses.setdefault(status, response)
