@@ -22,14 +22,14 @@ import logging
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.params import Depends as DependsParam
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
 from api.auth import keys as key_service
@@ -103,9 +103,11 @@ class Guard:
         return f"requires({self.domain})"
 
     async def __call__(self, request: Request) -> None:
+        # The innermost declaration acts; an outer one only where the route declares none.
         route = request.scope.get("route")
-        if isinstance(route, APIRoute) and declared_guard(route) is self:
-            await authorize(request, route)
+        inner = declared_guard(route.dependencies) if isinstance(route, APIRoute) else None
+        if inner is None or inner is self:
+            await authorize(request, self.domain)
 
 
 def requires(domain: Domain) -> DependsParam:
@@ -117,25 +119,51 @@ def requires(domain: Domain) -> DependsParam:
 _GUARDS = {domain: Guard(domain) for domain in Domain}
 
 
-def declared_guard(route: APIRoute) -> Guard | None:
-    """The innermost domain a route declares, or None."""
-    guards = [dep.dependency for dep in route.dependencies if isinstance(dep.dependency, Guard)]
+def declared_guard(dependencies: Sequence[DependsParam]) -> Guard | None:
+    """The innermost domain among a route's dependencies, or None."""
+    guards = [dep.dependency for dep in dependencies if isinstance(dep.dependency, Guard)]
     return guards[-1] if guards else None
 
 
-def required_scope(route: APIRoute, method: str) -> Scope | None:
-    guard = declared_guard(route)
-    return None if guard is None else scope_for(guard.domain, method)
+@dataclass(frozen=True, slots=True)
+class ServedRoute:
+    """An API route as the app serves it: its full path and every dependency it runs (those of
+    the routers that include it too)."""
+
+    path: str
+    path_format: str
+    methods: frozenset[str]
+    guard: Guard | None
+    route: APIRoute
+
+    def required_scope(self, method: str) -> Scope | None:
+        return None if self.guard is None else scope_for(self.guard.domain, method)
+
+
+def served_routes(routes: Iterable[BaseRoute]) -> list[ServedRoute]:
+    """Every API route of an app (`app.routes`), through the routers that include it."""
+    served = []
+    for context in iter_route_contexts(list(routes)):
+        original = context.original_route
+        if isinstance(original, APIRoute):
+            served.append(
+                ServedRoute(
+                    path=context.path or original.path,
+                    path_format=context.path_format or original.path_format,
+                    methods=frozenset(context.methods or ()),
+                    guard=declared_guard(context.dependencies),
+                    route=original,
+                )
+            )
+    return served
 
 
 def unscoped_routes(routes: Iterable[BaseRoute], prefix: str) -> list[str]:
     """`METHOD path` of every API route under `prefix` that declares no domain."""
     return [
-        f"{','.join(sorted(route.methods or ()))} {route.path}"
-        for route in routes
-        if isinstance(route, APIRoute)
-        and route.path.startswith(prefix)
-        and declared_guard(route) is None
+        f"{','.join(sorted(route.methods))} {route.path}"
+        for route in served_routes(routes)
+        if route.path.startswith(prefix) and route.guard is None
     ]
 
 
@@ -195,9 +223,9 @@ _MISSING = (
 _INVALID = "the API key is not valid: it is unknown, expired or revoked"
 
 
-async def authorize(request: Request, route: APIRoute) -> Principal:
-    """The caller, once it is known to hold the route's scope (401, 403 or 429 otherwise).
-    The answer is kept on the request: a second call costs nothing."""
+async def authorize(request: Request, domain: Domain) -> Principal:
+    """The caller, once it is known to hold the scope of `domain` for the request's method
+    (401, 403 or 429 otherwise). The answer is kept on the request: a second call is free."""
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
@@ -206,9 +234,7 @@ async def authorize(request: Request, route: APIRoute) -> Principal:
         principal = Principal(name=AUTH_OFF, scopes=None)
     else:
         principal = await _authenticate(request)
-        needed = required_scope(route, request.method)
-        if needed is None:  # create_app refuses such routes; never let one through
-            needed = Scope.ADMIN
+        needed = scope_for(domain, request.method)
         if not principal.holds(needed):
             held = ", ".join(sorted(principal.scopes or ())) or "none"
             raise Forbidden(
@@ -302,12 +328,10 @@ def document_security(schema: dict[str, Any], routes: Iterable[BaseRoute]) -> No
     (`x-required-scope`, and a line of its description) and its 401/403/429 answers."""
     schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
     paths = schema.get("paths", {})
-    for route in routes:
-        if not isinstance(route, APIRoute) or declared_guard(route) is None:
-            continue
-        for method in route.methods or ():
+    for route in served_routes(routes):
+        for method in route.methods:
             operation = paths.get(route.path_format, {}).get(method.lower())
-            scope = required_scope(route, method)
+            scope = route.required_scope(method)
             if operation is None or scope is None:
                 continue
             operation["security"] = [{BEARER_SCHEME: []}, {API_KEY_SCHEME: []}]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from api.auth import keys as key_service
 from api.schemas import InputModel, JsonInteger, ReadModel, Timestamp
@@ -18,6 +18,15 @@ MAX_EXPIRY_DAYS = 3650
 
 class KeyCreate(InputModel):
     """A new API key: its name, its scopes and, optionally, when it expires."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "ci-runner", "scopes": ["results:write", "definitions:read"]},
+                {"name": "ui", "scopes": ["definitions:write"], "expires_in_days": 90},
+            ]
+        }
+    )
 
     name: str = Field(
         min_length=1,

@@ -178,10 +178,10 @@ async def _release_quietly(claim: Claim) -> None:
 
 def _idempotent(handler: Handler, route: APIRoute) -> Handler:
     async def idempotent_handler(request: Request) -> Response:
-        if declared_guard(route) is not None:
+        if (guard := declared_guard(route.dependencies)) is not None:
             # Before the key is looked at: a stored answer is only replayed to a caller that may
             # make the request (the guard dependency then finds the caller known).
-            await authorize(request, route)
+            await authorize(request, guard.domain)
         key = _key(request)
         if key is None:
             return await handler(request)
