@@ -13,7 +13,8 @@ The check (`authorize`) runs once per request, before anything else the route do
 replayed to a caller without the scope), and the guard dependency calls it for any other route.
 The key comes from `Authorization: Bearer <key>` or `X-API-Key: <key>`; it is never logged or
 echoed. A client address whose keys failed `FAILURE_LIMIT` times within `FAILURE_WINDOW_S`
-seconds is answered 429 until the oldest of those failures leaves the window.
+seconds is answered 429 until the oldest of those failures leaves the window, except for keys
+that authenticated lately (`FailureLimiter`). Requests without a key are 401s and not counted.
 """
 
 from __future__ import annotations
@@ -169,7 +170,10 @@ def unscoped_routes(routes: Iterable[BaseRoute], prefix: str) -> list[str]:
 
 class FailureLimiter:
     """Failed key attempts per client address, in memory, bounded: the last `limit` failure
-    times of at most `max_addresses` addresses."""
+    times of at most `max_addresses` addresses, and the hashes of as many keys that
+    authenticated lately (`trusted`): while an address is limited, those still go through, so
+    one client with a revoked key does not lock out the others behind the same NAT or proxy,
+    and any other key is refused without being looked up (no guess is tried)."""
 
     def __init__(
         self,
@@ -182,6 +186,16 @@ class FailureLimiter:
         self.window_s = window_s
         self.max_addresses = max_addresses
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._trusted: OrderedDict[str, None] = OrderedDict()
+
+    def trust(self, digest: str) -> None:
+        self._trusted.pop(digest, None)
+        self._trusted[digest] = None
+        while len(self._trusted) > self.max_addresses:
+            self._trusted.popitem(last=False)
+
+    def trusted(self, digest: str) -> bool:
+        return digest in self._trusted
 
     def retry_after(self, address: str, *, now: float) -> int | None:
         """Seconds until `address` may try again, or None when it may now."""
@@ -250,21 +264,23 @@ async def _authenticate(request: Request) -> Principal:
     limiter: FailureLimiter = request.app.state.auth_failures
     address = request.client.host if request.client else "unknown"
     now = time.monotonic()
+    secret = _presented_key(request)
+    if secret is None:
+        raise Unauthorized(_MISSING)  # nothing guessed: not a failed attempt
     wait = limiter.retry_after(address, now=now)
-    if wait is not None:
+    if wait is not None and not limiter.trusted(key_service.hash_key(secret)):
+        limiter.record(address, now=now)
         raise TooManyRequests(
             f"too many requests with an invalid API key from this address: retry in {wait} s",
             retry_after=wait,
         )
-    secret = _presented_key(request)
-    if secret is None:
-        raise Unauthorized(_MISSING)
     key = await key_service.find_key(secret)
     if key is None:
         limiter.record(address, now=now)
         # Never the key itself, nor any part of it: it may be a real key sent to the wrong place.
         logger.warning("API key refused: %s %s from %s", request.method, request.url.path, address)
         raise InvalidKey(_INVALID)
+    limiter.trust(key.hash)
     return Principal(name=key.name, scopes=key_service.effective(key.scopes), key=key)
 
 

@@ -53,16 +53,19 @@ class KeyCreate(InputModel):
     def _one_expiry(self) -> Self:
         if self.expires_in_days is not None and self.expires_at is not None:
             raise ValueError("send `expires_in_days` or `expires_at`, not both")
+        if self.expires_at is not None and self._aware(self.expires_at) <= datetime.now(UTC):
+            raise ValueError("`expires_at` is in the past: a key must expire in the future")
         return self
+
+    @staticmethod
+    def _aware(moment: datetime) -> datetime:
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
     def expiry(self, now: datetime) -> datetime | None:
         """When the key expires (None: never)."""
         if self.expires_in_days is not None:
             return now + timedelta(days=self.expires_in_days)
-        if self.expires_at is None:
-            return None
-        moment = self.expires_at
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return None if self.expires_at is None else self._aware(self.expires_at)
 
 
 class KeyStatus(StrEnum):

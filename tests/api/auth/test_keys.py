@@ -208,10 +208,13 @@ class TestFailureLimit:
         body = assert_problem(limited, 429)
         assert "retry" in body["detail"]
         assert 1 <= int(limited.headers["Retry-After"]) <= 60
-        # While limited, even a good key from that address is not tried.
+        # While limited, a key not seen lately is not even looked up ...
         async with caller(app, bearer(admin_key), address="10.0.0.9") as http:
             assert_problem(await http.get(TESTS), 429)
         async with caller(app, bearer(admin_key), address="10.0.0.10") as http:
+            assert (await http.get(TESTS)).status_code == 200
+        # ... and one that authenticated lately still works from there (a shared NAT).
+        async with caller(app, bearer(admin_key), address="10.0.0.9") as http:
             assert (await http.get(TESTS)).status_code == 200
 
     async def test_requests_without_a_key_do_not_count(self, app: FastAPI) -> None:
@@ -230,3 +233,7 @@ class TestFailureLimit:
             limiter.record(address, now=2.0)
         assert len(limiter) == 3
         assert limiter.retry_after("a", now=2.0) is None  # forgotten: least recently failed
+        for digest in ("h1", "h2", "h3", "h4"):
+            limiter.trust(digest)
+        assert not limiter.trusted("h1")
+        assert limiter.trusted("h4")
