@@ -25,7 +25,11 @@ router = APIRouter(
 async def create_key(
     data: KeyCreate, principal: PrincipalDep, request: Request, response: Response
 ) -> KeyCreated:
-    """Create a key. The answer holds its secret (`key`): store it now, it is never shown again."""
+    """Create a key. The answer holds its secret (`key`): store it now, it is never shown again.
+
+    The answer is not kept for `Idempotency-Key` replays (the secret is stored nowhere): a retry
+    runs again, and answers 409 when the first attempt created the key (list the keys to see;
+    revoke it and create another to get a secret)."""
     now = utcnow()
     created = await key_service.create_key(
         name=data.name, scopes=data.scopes, created_by=principal.label, expires_at=data.expiry(now)

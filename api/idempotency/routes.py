@@ -121,9 +121,13 @@ def _replay(stored: StoredResponse) -> Response:
 
 
 def _storable(response: Response) -> StoredResponse | None:
-    """The response as a replay will send it; `None` unless it is a 2xx with its body in hand."""
+    """The response as a replay will send it; `None` unless it is a 2xx with its body in hand,
+    not marked `Cache-Control: no-store`."""
     body = getattr(response, "body", None)
     if not 200 <= response.status_code < 300 or not isinstance(body, bytes):
+        return None
+    if "no-store" in response.headers.get("cache-control", ""):
+        # It holds what must be kept nowhere (a new API key's secret): a retry runs again.
         return None
     headers = {
         name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers

@@ -132,6 +132,19 @@ class TestKeysApi:
         assert one.json()["prefix"] == created["prefix"]
         assert {key["name"] for key in listed.json()} == {"ci-runner", "tests-admin"}
 
+    async def test_a_creation_is_never_stored_for_replays(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        body = {"name": "retried", "scopes": ["results:write"]}
+        headers = {"Idempotency-Key": "create-retried"}
+        first = await client.post(KEYS, json=body, headers=headers)
+        assert first.status_code == 201
+        secret = first.json()["key"]
+        for collection in await db.list_collection_names():
+            async for document in db[collection].find({}):
+                assert secret not in repr(document), collection
+        assert_problem(await client.post(KEYS, json=body, headers=headers), 409)
+
     async def test_expiry_in_days_or_at_a_time(self, client: httpx.AsyncClient) -> None:
         in_days = await client.post(
             KEYS, json={"name": "weekly", "scopes": ["config:read"], "expires_in_days": 7}
