@@ -101,7 +101,7 @@ def create_app(
             "every route under /api/v1 declares the domain of its scope (requires(Domain.X), "
             f"api/auth/guard.py); these declare none: {', '.join(unscoped)}"
         )
-    install_auth(app)
+    install_auth(app, settings)
     app.include_router(health_router)
     install_docs(app)
     _document_problems_only_as_problem_json(app)

@@ -169,6 +169,15 @@ class Settings(BaseSettings):
         "`serve` refuses `off` on another address unless `--insecure`. The app itself treats "
         "unset as `required`.",
     )
+    auth_failure_limit: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        validation_alias="JBTS_AUTH_FAILURE_LIMIT",
+        description="Requests with an invalid API key one client address may make per minute; "
+        "beyond, the address gets 429s (keys that authenticated lately still work). Counted in "
+        "memory, per process.",
+    )
 
 
 @lru_cache

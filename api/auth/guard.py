@@ -12,7 +12,7 @@ The check (`authorize`) runs once per request, before anything else the route do
 `IdempotentRoute` calls it before it looks at an `Idempotency-Key` (so a stored answer is never
 replayed to a caller without the scope), and the guard dependency calls it for any other route.
 The key comes from `Authorization: Bearer <key>` or `X-API-Key: <key>`; it is never logged or
-echoed. A client address whose keys failed `FAILURE_LIMIT` times within `FAILURE_WINDOW_S`
+echoed. A client address whose keys failed `JBTS_AUTH_FAILURE_LIMIT` times within `FAILURE_WINDOW_S`
 seconds is answered 429 until the oldest of those failures leaves the window, except for keys
 that authenticated lately (`FailureLimiter`). Requests without a key are 401s and not counted.
 """
@@ -46,8 +46,6 @@ API_KEY_SCHEME = "apiKeyHeader"
 REQUIRED_SCOPE_EXTENSION = "x-required-scope"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-FAILURE_LIMIT = 20
-"""Failed key attempts an address may make within `FAILURE_WINDOW_S` before it gets 429s."""
 FAILURE_WINDOW_S = 60.0
 MAX_TRACKED_ADDRESSES = 10_000
 """The limiter forgets the addresses that failed least recently beyond this many."""
@@ -178,7 +176,7 @@ class FailureLimiter:
     def __init__(
         self,
         *,
-        limit: int = FAILURE_LIMIT,
+        limit: int,
         window_s: float = FAILURE_WINDOW_S,
         max_addresses: int = MAX_TRACKED_ADDRESSES,
     ) -> None:
@@ -216,8 +214,8 @@ class FailureLimiter:
         return len(self._failures)
 
 
-def install_auth(app: FastAPI) -> None:
-    app.state.auth_failures = FailureLimiter()
+def install_auth(app: FastAPI, settings: Settings) -> None:
+    app.state.auth_failures = FailureLimiter(limit=settings.auth_failure_limit)
 
 
 def _presented_key(request: Request) -> str | None:

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.auth import keys
-from api.auth.guard import FAILURE_LIMIT, FailureLimiter
+from api.auth.guard import FailureLimiter
+from api.settings import Settings
 from documents.keys import Scope
 from tests.api.auth.conftest import bearer, caller, make_key
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
@@ -212,10 +213,11 @@ class TestNeverInLogs:
 
 class TestFailureLimit:
     async def test_failed_attempts_from_an_address_get_429_then_other_addresses_still_work(
-        self, app: FastAPI, admin_key: str
+        self, app: FastAPI, admin_key: str, settings: Settings
     ) -> None:
+        assert settings.auth_failure_limit == 20
         async with caller(app, bearer("jbts_guess"), address="10.0.0.9") as http:
-            for _ in range(FAILURE_LIMIT):
+            for _ in range(settings.auth_failure_limit):
                 assert_problem(await http.get(TESTS), 401)
             limited = await http.get(TESTS)
         body = assert_problem(limited, 429)
@@ -230,9 +232,11 @@ class TestFailureLimit:
         async with caller(app, bearer(admin_key), address="10.0.0.9") as http:
             assert (await http.get(TESTS)).status_code == 200
 
-    async def test_requests_without_a_key_do_not_count(self, app: FastAPI) -> None:
+    async def test_requests_without_a_key_do_not_count(
+        self, app: FastAPI, settings: Settings
+    ) -> None:
         async with caller(app, address="10.0.0.11") as http:
-            for _ in range(FAILURE_LIMIT + 2):
+            for _ in range(settings.auth_failure_limit + 2):
                 assert_problem(await http.get(TESTS), 401)
 
     def test_the_limiter_forgets_old_failures_and_bounds_its_memory(self) -> None:
