@@ -147,8 +147,9 @@ async def get_environment(
         Literal["secrets"] | None,
         Query(
             description="`secrets`: return secret variable values in clear. Needs a key with "
-            "the scope `secrets:read` (or `admin`), also with JBTS_AUTH=off (403 otherwise); "
-            "each reveal is written to the audit log (key, environment, variable names)."
+            "the scope `secrets:read` (or `admin`), 403 otherwise; with JBTS_AUTH=off no "
+            "request has a key, so a reveal is always refused. Each reveal is written to the "
+            "`api.audit` log (key name, environment id, variable names; never values)."
         ),
     ] = None,
 ) -> EnvironmentRead | Response:
