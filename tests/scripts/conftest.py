@@ -39,8 +39,8 @@ DOMAIN_COLLECTIONS = frozenset(
         "test_reports",
     }
 )
-# What the service keeps for itself (migration 0002).
-SERVICE_COLLECTIONS = frozenset({"idempotency_keys"})
+# What the service keeps for itself (migrations 0002 and 0010).
+SERVICE_COLLECTIONS = frozenset({"idempotency_keys", "api_keys"})
 ALL_COLLECTIONS = DOMAIN_COLLECTIONS | SERVICE_COLLECTIONS | {"schema_migrations"}
 
 
