@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.auth import keys
-from api.settings import AuthMode
+from api.settings import AuthMode, Settings
 from documents.keys import Scope
 
 BROWSERS = "/api/v1/configurations/browsers"
@@ -30,7 +30,8 @@ async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     the app runs with JBTS_AUTH=off, the client sends an admin key made for it."""
     async with app.router.lifespan_context(app):
         headers = {}
-        if app.state.settings.auth is not AuthMode.OFF:
+        settings: Settings | None = getattr(app.state, "settings", None)  # None: not create_app's
+        if settings is not None and settings.auth is not AuthMode.OFF:
             created = await keys.create_key(
                 name=f"served-{uuid.uuid4().hex[:8]}", scopes=[Scope.ADMIN], created_by="tests"
             )
