@@ -33,8 +33,15 @@ CORS_REQUEST_HEADERS = (
     "If-None-Match",
     "Idempotency-Key",
     "Authorization",
+    "X-API-Key",
 )
-CORS_EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", "Idempotent-Replayed")
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Location",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "WWW-Authenticate",
+)
 
 
 def add_edge_middleware(

@@ -118,6 +118,48 @@ class Conflict(ProblemError):
     slug = "conflict"
 
 
+AUTH_REALM = "jbts"
+
+
+class Unauthorized(ProblemError):
+    """No API key, or one that is unknown, expired or revoked (`WWW-Authenticate` says how to
+    send one)."""
+
+    status = HTTPStatus.UNAUTHORIZED
+    slug = "unauthorized"
+    invalid_token = False
+
+    def headers(self) -> dict[str, str] | None:
+        challenge = f'Bearer realm="{AUTH_REALM}"'
+        if self.invalid_token:
+            challenge += ', error="invalid_token"'
+        return {"WWW-Authenticate": challenge}
+
+
+class InvalidKey(Unauthorized):
+    slug = "invalid-key"
+    invalid_token = True
+
+
+class Forbidden(ProblemError):
+    """A valid API key without the scope an operation needs."""
+
+    status = HTTPStatus.FORBIDDEN
+    slug = "forbidden"
+
+
+class TooManyRequests(ProblemError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    slug = "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class PreconditionFailed(ProblemError):
     status = HTTPStatus.PRECONDITION_FAILED
     slug = "precondition-failed"

@@ -15,6 +15,8 @@ from api.artifacts.reports import router as reports_router
 from api.artifacts.reports import suite_reports
 from api.artifacts.screenshots import MULTIPART_OVERHEAD, SCREENSHOTS_PATH
 from api.artifacts.screenshots import router as screenshots_router
+from api.auth.guard import document_security, install_auth, unscoped_routes
+from api.auth.router import router as keys_router
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
 from api.docs import install_docs
@@ -92,7 +94,14 @@ def create_app(
     api.include_router(screenshots_router)
     api.include_router(reports_router)
     api.include_router(suite_reports)
+    api.include_router(keys_router)
     app.include_router(api)
+    if unscoped := unscoped_routes(app.routes, API_PREFIX):
+        raise ConfigurationError(
+            "every route under /api/v1 declares the domain of its scope (requires(Domain.X), "
+            f"api/auth/guard.py); these declare none: {', '.join(unscoped)}"
+        )
+    install_auth(app, settings)
     app.include_router(health_router)
     install_docs(app)
     _document_problems_only_as_problem_json(app)
@@ -122,6 +131,7 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = default_openapi()
+            document_security(schema, app.routes)
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     responses = operation.setdefault("responses", {})

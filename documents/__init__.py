@@ -6,6 +6,7 @@ from documents.artifacts import LogEntry, Screenshot, TestReport
 from documents.configurations import BrowserConfiguration, TestEnvironment
 from documents.executions import TestExecution, TestRun
 from documents.idempotency import IdempotencyRecord
+from documents.keys import ApiKey
 from documents.test_defs import TestCase, TestSuite, TestTemplate
 
 ALL_DOCUMENTS: list[type[Document]] = [
@@ -20,10 +21,12 @@ ALL_DOCUMENTS: list[type[Document]] = [
     LogEntry,
     TestReport,
     IdempotencyRecord,
+    ApiKey,
 ]
 
 __all__ = [
     "ALL_DOCUMENTS",
+    "ApiKey",
     "BrowserConfiguration",
     "IdempotencyRecord",
     "LogEntry",

@@ -18,11 +18,13 @@ from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.auth import keys
 from api.database import migrations
 from api.database.connection import open_client
 from api.database.embedded import EmbeddedEngine
 from api.main import create_app
-from api.settings import Settings
+from api.settings import AuthMode, Settings
+from documents.keys import Scope
 
 REAL_MONGODB = bool(os.environ.get("MONGODB_URI"))
 
@@ -71,7 +73,8 @@ async def db(mongo: AsyncMongoClient[Any], db_name: str) -> AsyncDatabase[Any]:
 
 @pytest.fixture
 def settings(mongodb_uri: str, db_name: str) -> Settings:
-    return Settings(mongodb_uri=mongodb_uri, mongodb_db=db_name)
+    """With API keys required: the `client` sends an admin key."""
+    return Settings(mongodb_uri=mongodb_uri, mongodb_db=db_name, JBTS_AUTH=AuthMode.REQUIRED)
 
 
 @pytest.fixture
@@ -81,8 +84,23 @@ async def app(settings: Settings, db: AsyncDatabase[Any]) -> AsyncIterator[FastA
         yield application
 
 
+ADMIN_KEY_NAME = "tests-admin"
+
+
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def admin_key(app: FastAPI) -> str:
+    """The secret of an admin key (the app's lifespan has opened the database)."""
+    created = await keys.create_key(name=ADMIN_KEY_NAME, scopes=[Scope.ADMIN], created_by="tests")
+    return created.secret
+
+
+@pytest.fixture
+async def client(app: FastAPI, admin_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process, called with an admin key (so every test passes through auth)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        headers={"Authorization": f"Bearer {admin_key}"},
+    ) as http:
         yield http

@@ -30,6 +30,7 @@ from pymongo import IndexModel
 import migrations
 from documents import (
     ALL_DOCUMENTS,
+    ApiKey,
     BrowserConfiguration,
     IdempotencyRecord,
     LogEntry,
@@ -269,6 +270,25 @@ SAMPLES: dict[type[Document], list[dict[str, Any]]] = {
             },
             "created_at": NOW,
             "expires_at": NOW + timedelta(hours=24),
+        },
+    ],
+    ApiKey: [
+        {
+            "name": "ci-runner",
+            "prefix": "jbts_Ab3dE9",
+            "hash": "d" * 64,
+            "scopes": ["results:write"],
+            "created_by": "cli:alice",
+        },
+        {
+            "name": "admin",
+            "prefix": "jbts_Zz9yX8",
+            "hash": "e" * 64,
+            "scopes": ["admin", "definitions:read"],
+            "created_by": "key:bootstrap",
+            "expires_at": NOW + timedelta(days=90),
+            "last_used_at": NOW,
+            "revoked_at": NOW,
         },
     ],
 }

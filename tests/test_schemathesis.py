@@ -9,6 +9,7 @@ a stale `If-Match`) is listed, with the reason, in `schemathesis.toml` at the pr
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,8 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from beanie import init_beanie
 from pymongo import MongoClient
 
+from api.auth import keys
+from api.database.connection import open_client
+from documents.keys import ApiKey, Scope
 from tests.servers import Server, jbts_executable, server_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,28 +36,47 @@ RUN_BOUND = 1800.0
 
 
 @pytest.fixture
-def served(mongodb_uri: str, tmp_path: Path) -> Iterator[Server]:
-    """`jbts serve` on a database of its own: the embedded engine, or MONGODB_URI."""
+def served(mongodb_uri: str, tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    """`jbts serve` with API keys required, on a database of its own (on the session's engine,
+    or MONGODB_URI), and the secret of an admin key made for it."""
     db_name = f"jbts_fuzz_{uuid.uuid4().hex[:12]}"
-    real = bool(os.environ.get("MONGODB_URI"))
-    env = server_env(MONGODB_URI=mongodb_uri, MONGODB_DB=db_name) if real else server_env()
-    if real:
-        subprocess.run(  # noqa: S603 - our own console script, fixed arguments
-            [jbts_executable(), "migrate", "up"], env=env, check=True, capture_output=True
-        )
+    env = server_env(
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DB=db_name,
+        JBTS_AUTH="required",
+        # Schemathesis sends many invalid keys on purpose and wants each refused with a 401, not
+        # the 429 of the failure limit (tests/api/auth/test_keys.py tests the limit).
+        JBTS_AUTH_FAILURE_LIMIT="1000000",
+    )
+    subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+        [jbts_executable(), "migrate", "up"], env=env, check=True, capture_output=True
+    )
+    secret = asyncio.run(_admin_key(mongodb_uri, db_name))
     server = Server([], env, tmp_path)
     try:
         server.get_when_up("/health/ready", 200)
-        yield server
+        yield server, secret
     finally:
         server.stop()
-        if real:
-            client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
-            with client:
-                client.drop_database(db_name)
+        client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri)
+        with client:
+            client.drop_database(db_name)
 
 
-def test_the_api_keeps_the_promises_of_its_openapi_document(served: Server, tmp_path: Path) -> None:
+async def _admin_key(uri: str, db_name: str) -> str:
+    mongo = open_client(uri)
+    try:
+        await init_beanie(database=mongo[db_name], document_models=[ApiKey], skip_indexes=True)
+        created = await keys.create_key(name="fuzzer", scopes=[Scope.ADMIN], created_by="tests")
+    finally:
+        await mongo.close()
+    return created.secret
+
+
+def test_the_api_keeps_the_promises_of_its_openapi_document(
+    served: tuple[Server, str], tmp_path: Path
+) -> None:
+    server, secret = served
     st = Path(sys.executable).parent / "st"
     command = [
         str(st),
@@ -60,7 +84,9 @@ def test_the_api_keeps_the_promises_of_its_openapi_document(served: Server, tmp_
         str(ROOT / "schemathesis.toml"),
         "--no-color",
         "run",
-        f"{served.base_url}/openapi.json",
+        f"{server.base_url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {secret}",
         "--checks",
         "all",
         "--phases",

@@ -10,6 +10,7 @@ from api.analytics import slowest as slowest_service
 from api.analytics import summary as summary_service
 from api.analytics.params import FailuresParams, FlakyParams, SlowestParams, SummaryParams
 from api.analytics.schemas import FailuresRead, FlakyCases, SlowestCases, SummaryRead
+from api.auth.guard import Domain, requires
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
 
@@ -17,6 +18,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/executions/analytics",
     tags=["analytics"],
+    dependencies=[requires(Domain.RESULTS)],
     responses=problem_responses(422),
 )
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from api.artifacts import log_service
 from api.artifacts.log_params import LogExportParams, LogListParams
 from api.artifacts.log_schemas import LogBatch, LogEntryRead
+from api.auth.guard import Domain, requires
 from api.deps import CapabilitiesDep, require_json_body
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
@@ -20,6 +21,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/artifacts/logs",
     tags=["artifacts"],
+    dependencies=[requires(Domain.RESULTS)],
     responses=problem_responses(422),
 )
 

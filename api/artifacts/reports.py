@@ -14,6 +14,7 @@ from api.artifacts.report_schemas import (
     ReportRead,
     SuiteJsonReport,
 )
+from api.auth.guard import Domain, requires
 from api.deps import ObjectIdPath, SettingsDep, require_json_body
 from api.errors import problem_responses
 from api.idempotency.routes import IdempotentRoute
@@ -24,7 +25,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/artifacts/reports",
     tags=["artifacts"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[requires(Domain.RESULTS), Depends(require_json_body)],
     responses=problem_responses(422),
 )
 
@@ -107,7 +108,11 @@ async def delete_report(id: ObjectIdPath) -> None:
 
 
 suite_reports = APIRouter(
-    route_class=IdempotentRoute, prefix="/suites", tags=["suites"], responses=problem_responses(422)
+    route_class=IdempotentRoute,
+    prefix="/suites",
+    tags=["suites"],
+    dependencies=[requires(Domain.RESULTS)],
+    responses=problem_responses(422),
 )
 
 _SUITE_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {

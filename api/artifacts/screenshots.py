@@ -21,6 +21,7 @@ from api.artifacts.screenshot_schemas import (
     ScreenshotListParams,
     ScreenshotRead,
 )
+from api.auth.guard import Domain, requires
 from api.conditional import _matches
 from api.deps import ObjectIdPath, SettingsDep
 from api.errors import (
@@ -48,6 +49,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix=SCREENSHOTS_PATH,
     tags=["artifacts"],
+    dependencies=[requires(Domain.RESULTS)],
     responses=problem_responses(422),
 )
 

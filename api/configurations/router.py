@@ -1,9 +1,12 @@
 """`/configurations/browsers` and `/configurations/environments`."""
 
-from typing import Annotated
+import logging
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
+from api.auth.guard import Domain, PrincipalDep, requires
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.configurations import service as configuration_service
 from api.configurations.params import BrowserListParams, DeleteParams, EnvironmentListParams
@@ -15,19 +18,23 @@ from api.configurations.schemas import (
     EnvironmentRead,
     EnvironmentUpdate,
     ReferencedProblem,
+    revealed,
 )
-from api.deps import IfMatchDep, ObjectIdPath, require_json_body
-from api.errors import PROBLEM_MEDIA_TYPE, problem_responses
+from api.deps import IfMatchDep, ObjectIdPath, etag, require_json_body
+from api.errors import PROBLEM_MEDIA_TYPE, Forbidden, problem_responses
 from api.idempotency.routes import IdempotentRoute
 from api.query import Page
 from api.query.fields import partial_model
 from documents.configurations import BrowserConfiguration, TestEnvironment
+from documents.keys import Scope
+
+audit = logging.getLogger("api.audit")
 
 router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/configurations",
     tags=["configurations"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[requires(Domain.CONFIG), Depends(require_json_body)],
     responses=problem_responses(422),
 )
 
@@ -126,13 +133,47 @@ async def create_environment(
     return _environment(created, response)
 
 
-@router.get("/environments/{id:item}", response_model=EnvironmentRead, responses=_READ)
+@router.get(
+    "/environments/{id:item}",
+    response_model=EnvironmentRead,
+    responses={**_READ, **problem_responses(403)},
+)
 async def get_environment(
-    id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
+    id: ObjectIdPath,
+    response: Response,
+    principal: PrincipalDep,
+    if_none_match: IfNoneMatchDep = None,
+    reveal: Annotated[
+        Literal["secrets"] | None,
+        Query(
+            description="`secrets`: return secret variable values in clear. Needs a key with "
+            "the scope `secrets:read` (or `admin`), 403 otherwise; with JBTS_AUTH=off no "
+            "request has a key, so a reveal is always refused. Each reveal is written to the "
+            "`api.audit` log (key name, environment id, variable names; never values)."
+        ),
+    ] = None,
 ) -> EnvironmentRead | Response:
-    """One test environment. The `ETag` is its `version`."""
+    """One test environment. The `ETag` is its `version`. Secret values are null unless
+    `reveal=secrets`."""
     environment = await configuration_service.get_environment(id=id)
-    return not_modified(environment, if_none_match) or _environment(environment, response)
+    if reveal is None:
+        return not_modified(environment, if_none_match) or _environment(environment, response)
+    if not principal.holds(Scope.SECRETS_READ):
+        raise Forbidden(
+            f"revealing secret values needs an API key with the scope `{Scope.SECRETS_READ}` "
+            f"(or `{Scope.ADMIN}`)",
+            extensions={"required_scope": Scope.SECRETS_READ},
+        )
+    audit.info(
+        "secrets revealed: key %r read environment %s, variables %s",
+        principal.name,
+        environment.id,
+        [variable.name for variable in environment.variables if variable.secret],
+    )
+    return JSONResponse(
+        revealed(environment),
+        headers={"ETag": etag(environment.current_version), "Cache-Control": "no-store"},
+    )
 
 
 @router.patch("/environments/{id:item}", responses=_WRITE)

@@ -27,7 +27,7 @@ from api.schemas import (
     ReadModel,
     UpdateModel,
 )
-from documents.configurations import BrowserName, Viewport
+from documents.configurations import BrowserName, TestEnvironment, Viewport
 
 Locale = Annotated[
     str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, examples=["en-US"])
@@ -246,7 +246,8 @@ class VariableRead(BaseModel):
 
 
 class EnvironmentRead(ReadModel):
-    """A test environment. Secret variable values are never returned."""
+    """A test environment. Secret variable values are returned only to `?reveal=secrets` with
+    the scope `secrets:read` (or `admin`)."""
 
     name: str
     base_url: str
@@ -254,6 +255,17 @@ class EnvironmentRead(ReadModel):
     is_active: bool
     variables: list[VariableRead]
     version: int = Field(ge=1, description=VERSION)
+
+
+def revealed(environment: TestEnvironment) -> dict[str, object]:
+    """The environment's body with its secret values in clear (`?reveal=secrets`: the one
+    exception to `VariableRead`'s masking, for a key with `secrets:read`)."""
+    body = EnvironmentRead.of(environment).model_dump(mode="json")
+    body["variables"] = [
+        {"name": variable.name, "value": variable.value, "secret": variable.secret}
+        for variable in environment.variables
+    ]
+    return body
 
 
 class ReferenceItem(BaseModel):

@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from api import sse
+from api.auth.guard import Domain, requires
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, SettingsDep, require_json_body
 from api.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, problem_responses
@@ -43,7 +44,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/executions",
     tags=["executions"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[requires(Domain.RESULTS), Depends(require_json_body)],
     responses=problem_responses(422),
 )
 
@@ -373,6 +374,7 @@ imports = APIRouter(
     route_class=IdempotentRoute,
     prefix="/executions",
     tags=["executions"],
+    dependencies=[requires(Domain.RESULTS)],
     responses=problem_responses(422),
 )
 

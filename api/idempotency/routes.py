@@ -19,6 +19,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.routing import APIRoute
 from pymongo.errors import DocumentTooLarge, PyMongoError
 
+from api.auth.guard import authorize, declared_guard
 from api.errors import InvalidInput, problem_responses
 from api.idempotency import service as idempotency_service
 from api.idempotency.service import Claim, Replay
@@ -120,9 +121,13 @@ def _replay(stored: StoredResponse) -> Response:
 
 
 def _storable(response: Response) -> StoredResponse | None:
-    """The response as a replay will send it; `None` unless it is a 2xx with its body in hand."""
+    """The response as a replay will send it; `None` unless it is a 2xx with its body in hand,
+    not marked `Cache-Control: no-store`."""
     body = getattr(response, "body", None)
     if not 200 <= response.status_code < 300 or not isinstance(body, bytes):
+        return None
+    if "no-store" in response.headers.get("cache-control", ""):
+        # It holds what must be kept nowhere (a new API key's secret): a retry runs again.
         return None
     headers = {
         name: response.headers[name] for name in _REPLAYED_HEADERS if name in response.headers
@@ -175,8 +180,12 @@ async def _release_quietly(claim: Claim) -> None:
         logger.warning("could not release an idempotency key", exc_info=True)
 
 
-def _idempotent(handler: Handler) -> Handler:
+def _idempotent(handler: Handler, route: APIRoute) -> Handler:
     async def idempotent_handler(request: Request) -> Response:
+        if (guard := declared_guard(route.dependencies)) is not None:
+            # Before the key is looked at: a stored answer is only replayed to a caller that may
+            # make the request (the guard dependency then finds the caller known).
+            await authorize(request, guard.domain)
         key = _key(request)
         if key is None:
             return await handler(request)
@@ -239,4 +248,4 @@ class IdempotentRoute(APIRoute):
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
-        return _idempotent(handler) if "POST" in (self.methods or ()) else handler
+        return _idempotent(handler, self) if "POST" in (self.methods or ()) else handler

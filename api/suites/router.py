@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from api.auth.guard import Domain, requires
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
@@ -23,7 +24,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/suites",
     tags=["suites"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[requires(Domain.DEFINITIONS), Depends(require_json_body)],
     responses=problem_responses(422),
 )
 
@@ -125,7 +126,10 @@ async def remove_suite_tests(
 
 
 @router.post(
-    "/{id:item}/runs", status_code=status.HTTP_201_CREATED, responses=problem_responses(404, 415)
+    "/{id:item}/runs",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(404, 415),
+    dependencies=[requires(Domain.RESULTS)],  # creates a run: what a runner with results:write does
 )
 async def create_suite_run(
     id: ObjectIdPath, data: SuiteRunCreate, request: Request, response: Response

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from api.auth.guard import Domain, requires
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import IfMatchDep, ObjectIdPath, etag, require_json_body
 from api.errors import problem_responses
@@ -20,7 +21,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/templates",
     tags=["templates"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[requires(Domain.DEFINITIONS), Depends(require_json_body)],
     responses=problem_responses(422),
 )
 

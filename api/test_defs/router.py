@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from api.analytics import case_stats as case_stats_service
 from api.analytics.params import CaseStatsParams
 from api.analytics.schemas import CaseStatsRead
+from api.auth.guard import Domain, requires
 from api.conditional import NOT_MODIFIED, IfNoneMatchDep, not_modified, tagged
 from api.deps import CapabilitiesDep, IfMatchDep, ObjectIdPath, require_json_body
 from api.errors import problem_responses
@@ -36,7 +37,7 @@ router = APIRouter(
     route_class=IdempotentRoute,
     prefix="/tests",
     tags=["tests"],
-    dependencies=[Depends(require_json_body)],
+    dependencies=[requires(Domain.DEFINITIONS), Depends(require_json_body)],
     responses=problem_responses(422),
 )
 
@@ -134,7 +135,12 @@ async def clone_case(
     return _read(case, response)
 
 
-@router.get("/{id:item}/history", response_model_exclude_unset=True, responses=_READ)
+@router.get(
+    "/{id:item}/history",
+    response_model_exclude_unset=True,
+    responses=_READ,
+    dependencies=[requires(Domain.RESULTS)],  # executions, not definitions
+)
 async def case_history(
     id: ObjectIdPath, params: Annotated[HistoryParams, Query()]
 ) -> HistoryPage[HistoryEntry]:  # type: ignore[valid-type]
@@ -151,7 +157,11 @@ async def case_history(
     return HistoryPage[HistoryEntry](**dict(page), pass_rate=history.pass_rate)  # type: ignore[valid-type]
 
 
-@router.get("/{id:item}/stats", responses=_READ)
+@router.get(
+    "/{id:item}/stats",
+    responses=_READ,
+    dependencies=[requires(Domain.RESULTS)],  # figures of executions, not definitions
+)
 async def case_stats(
     id: ObjectIdPath, params: Annotated[CaseStatsParams, Query()]
 ) -> CaseStatsRead:

@@ -21,7 +21,7 @@ from rich.progress import Progress
 from api.database.capabilities import Capabilities, probe
 from api.database.connection import Database
 from api.main import create_app
-from api.settings import Settings
+from api.settings import AuthMode, Settings
 from scripts.bench.measure import AppLog, Bench, OperationResult
 from scripts.bench.operations import Picks, build_operations, pick
 from scripts.bench.recorder import CommandRecorder
@@ -59,7 +59,12 @@ async def bench_app(settings: Settings, raw_commands: CommandRecorder) -> AsyncI
     """The app `settings` describe, run with its lifespan and reached in-process, ready to be
     measured: a recorder on its database client, its log collected."""
     app_commands = CommandRecorder()
-    app = create_app(settings, command_listeners=[app_commands])
+    # API keys off: the operations' round trips stay comparable with earlier runs. With keys
+    # required, every request adds one indexed find on `api_keys` (and a key's `last_used_at`
+    # write at most once a minute).
+    app = create_app(
+        settings.model_copy(update={"auth": AuthMode.OFF}), command_listeners=[app_commands]
+    )
     with _collect_app_log() as log:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -10,6 +11,10 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
+
+from api.auth import keys
+from api.settings import AuthMode, Settings
+from documents.keys import Scope
 
 BROWSERS = "/api/v1/configurations/browsers"
 ENVIRONMENTS = "/api/v1/configurations/environments"
@@ -21,10 +26,20 @@ UNKNOWN_ID = "6650f1c2a7b4e3d2c1b0a998"
 
 @asynccontextmanager
 async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process HTTP client of `app`, run with its lifespan: for apps a test builds."""
+    """An in-process HTTP client of `app`, run with its lifespan: for apps a test builds. Unless
+    the app runs with JBTS_AUTH=off, the client sends an admin key made for it."""
     async with app.router.lifespan_context(app):
+        headers = {}
+        settings: Settings | None = getattr(app.state, "settings", None)  # None: not create_app's
+        if settings is not None and settings.auth is not AuthMode.OFF:
+            created = await keys.create_key(
+                name=f"served-{uuid.uuid4().hex[:8]}", scopes=[Scope.ADMIN], created_by="tests"
+            )
+            headers["Authorization"] = f"Bearer {created.secret}"
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as http:
             yield http
 
 

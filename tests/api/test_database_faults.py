@@ -27,7 +27,7 @@ from api.database.embedded import EmbeddedEngine
 from api.errors import DATABASE_UNAVAILABLE_LOG
 from api.main import create_app
 from api.server import install_burst_filter, remove_burst_filter
-from api.settings import Settings
+from api.settings import AuthMode, Settings
 from tests.api.helpers import BROWSERS, assert_problem, browser_body, served
 
 READY_BOUND = 120.0
@@ -167,7 +167,8 @@ async def unmigrated(
     """A client of an app whose database has never been migrated, and its name."""
     db_name = f"jbts_test_unmigrated_{uuid.uuid4().hex[:12]}"
     try:
-        settings = Settings(mongodb_uri=mongodb_uri, mongodb_db=db_name)
+        # Auth off: a key made before the migrations would create `api_keys` without them.
+        settings = Settings(mongodb_uri=mongodb_uri, mongodb_db=db_name, JBTS_AUTH=AuthMode.OFF)
         async with served(create_app(settings)) as http:
             yield http, db_name
     finally:

@@ -231,7 +231,13 @@ class TestCors:
         exposed = {
             h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
         }
-        assert exposed == {"etag", "location", "retry-after", "idempotent-replayed"}
+        assert exposed == {
+            "etag",
+            "location",
+            "retry-after",
+            "idempotent-replayed",
+            "www-authenticate",
+        }
 
     async def test_a_request_from_another_origin_gets_no_allow_origin(
         self, client: httpx.AsyncClient

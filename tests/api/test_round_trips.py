@@ -42,11 +42,31 @@ async def recorded(
 async def commands(
     recorder: CommandRecorder, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
 ) -> list[str]:
-    """The commands one request sends (`find test_cases`, ...), the schema check left out."""
+    """The commands one request sends (`find test_cases`, ...), the schema check and the API
+    key's lookup (`test_the_key_check_is_one_find`) left out."""
+    return [c for c in await all_commands(recorder, client, method, url, **kwargs) if KEYS not in c]
+
+
+async def all_commands(
+    recorder: CommandRecorder, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> list[str]:
     with recorder.window() as window:
         response = await client.request(method, url, **kwargs)
     assert response.is_success, response.text
     return [c.label for c in window.commands if MIGRATIONS_COLLECTION not in c.label]
+
+
+KEYS = "api_keys"
+
+
+async def test_the_key_check_is_one_find(
+    recorded: httpx.AsyncClient, recorder: CommandRecorder
+) -> None:
+    [case_id] = await create_cases(recorded, "Alpha")  # the key's last use is recorded
+
+    sent = await all_commands(recorder, recorded, "GET", f"{TESTS}/{case_id}")
+
+    assert sent == ["find api_keys", "find test_cases"]
 
 
 async def test_a_get_is_one_round_trip(

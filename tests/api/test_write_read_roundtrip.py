@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from api.artifacts.log_schemas import LogEntryRead
 from api.artifacts.report_schemas import JsonReport, ReportRead, SuiteJsonReport
 from api.artifacts.screenshot_schemas import ScreenshotRead
+from api.auth.schemas import KeyRead
 from api.configurations.schemas import BrowserRead, EnvironmentRead
 from api.executions.schemas import (
     ExecutionEvent,
@@ -51,6 +52,7 @@ LOGS = f"{API}/artifacts/logs"
 SCREENSHOTS = f"{API}/artifacts/screenshots"
 SCREENSHOT_CONTENT = f"{SCREENSHOTS}/{{id}}/content"
 REPORTS = f"{API}/artifacts/reports"
+KEYS = f"{API}/keys"
 JUNIT_REPORTS = [
     (Path(__file__).parent.parent / "fixtures" / "junit" / name).read_bytes()
     for name in ("pytest.xml", "surefire.xml")
@@ -167,6 +169,18 @@ class Api:
             READ_MODELS[template.removesuffix("/{id}")].model_validate(body)
         return body
 
+    async def read_keys(self) -> None:
+        """API keys: a plain list (no secret in it), and each key by id."""
+        self.used.update({("GET", KEYS), ("GET", f"{KEYS}/{{id}}")})
+        response = await self.client.get(KEYS)
+        assert response.status_code == 200, response.text
+        listed = TypeAdapter(list[KeyRead]).validate_python(response.json())
+        assert listed
+        for key in listed:
+            one = await self.client.get(f"{KEYS}/{key.id}")
+            assert one.status_code == 200, one.text
+            KeyRead.model_validate(one.json())
+
     async def read_export(self, template: str) -> None:
         """An NDJSON export: every line read by its model."""
         self.used.add(("GET", template))
@@ -236,6 +250,8 @@ async def write_everything(api: Api) -> None:
     await api.write("PATCH", f"{ENVIRONMENTS}/{{id}}", {"description": None}, id=environment["id"])
     await api.create_and_delete(BROWSERS, {"name": "x", "browser": "edge"})
     await api.create_and_delete(ENVIRONMENTS, {"name": "x", "base_url": "http://x/"})
+    await api.write("POST", KEYS, api.example("KeyCreate"))
+    await api.create_and_delete(KEYS, {"name": "x", "scopes": ["admin"], "expires_in_days": 1})
 
     case = await api.write("POST", TESTS, {"name": "t-min"})
     refs = {"browser_configuration_id": browser["id"], "environment_id": environment["id"]}
@@ -432,6 +448,8 @@ async def test_every_written_document_reads_through_every_read_route(
     await api.read(LOGS, "?limit=200")
     await api.read(LOGS, f"?fields={LIST_FIELDS[LOGS]}")
     await api.read_export(f"{LOGS}/export")
+
+    await api.read_keys()
 
     for document in ALL_DOCUMENTS:
         async for raw in db[document.get_collection_name()].find():

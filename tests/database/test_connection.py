@@ -52,12 +52,13 @@ class TestTheAppsClient:
         app = create_app(settings, command_listeners=[seen])
 
         async with served(app) as client:
+            await client.get(f"/api/v1/tests/{UNKNOWN_ID}")  # the key's last use is recorded
             seen.names.clear()  # start-up's own commands (Beanie's set-up)
             response = await client.get(f"/api/v1/tests/{UNKNOWN_ID}")
             during_request = list(seen.names)
 
         assert response.status_code == 404
-        assert during_request == ["find"]  # one lookup by id
+        assert during_request == ["find", "find"]  # the API key's lookup, one lookup by id
 
 
 class Recorder(CommandListener):

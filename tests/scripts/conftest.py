@@ -39,8 +39,8 @@ DOMAIN_COLLECTIONS = frozenset(
         "test_reports",
     }
 )
-# What the service keeps for itself (migration 0002).
-SERVICE_COLLECTIONS = frozenset({"idempotency_keys"})
+# What the service keeps for itself (migrations 0002 and 0010).
+SERVICE_COLLECTIONS = frozenset({"idempotency_keys", "api_keys"})
 # The GridFS buckets' collections (migration 0008 indexes them, so creates them).
 GRIDFS_COLLECTIONS = frozenset(
     f"{bucket}.{part}" for bucket in ("screenshots", "reports") for part in ("files", "chunks")

@@ -95,7 +95,7 @@ class TestShutdown:
         self, start_server: StartServer, tmp_path: Path
     ) -> None:
         data_dir = tmp_path / "data"
-        server = start_server("--data-dir", str(data_dir))
+        server = start_server("--data-dir", str(data_dir), JBTS_AUTH="off")
         server.get_when_up("/health/ready", 200)
         created = httpx.post(
             f"{server.base_url}/api/v1/configurations/browsers",

@@ -108,13 +108,21 @@ class TestUpload:
         assert response.status_code == 415
 
     async def test_over_the_limit_is_413_and_nothing_is_left(
-        self, settings: Settings, db: AsyncDatabase[Any], execution: dict[str, Any]
+        self,
+        settings: Settings,
+        db: AsyncDatabase[Any],
+        execution: dict[str, Any],
+        admin_key: str,
     ) -> None:
         small = settings.model_copy(update={"max_screenshot_bytes": 4096})
         app = create_app(small)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://t",
+                headers={"Authorization": f"Bearer {admin_key}"},
+            ) as client:
                 # Over the file limit, inside the body limit: aborted while streamed to GridFS.
                 big = png() + b"\0" * 10_000
                 assert 4096 < len(big) < 4096 + 64 * 1024

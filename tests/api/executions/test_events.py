@@ -164,7 +164,7 @@ def settings(mongodb_uri: str, db_name: str) -> Settings:
 
 
 @pytest.fixture
-async def events_server(app: FastAPI) -> AsyncIterator[EventsServer]:
+async def events_server(app: FastAPI, admin_key: str) -> AsyncIterator[EventsServer]:
     """The test's app (already started) in a real uvicorn in this event loop."""
     config = uvicorn.Config(
         app,
@@ -182,7 +182,11 @@ async def events_server(app: FastAPI) -> AsyncIterator[EventsServer]:
     port = server.servers[0].sockets[0].getsockname()[1]
     timeout = httpx.Timeout(BOUND)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout) as http:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {admin_key}"},
+        ) as http:
             yield EventsServer(server=server, http=http)
     finally:
         server.should_exit = True
