@@ -1,6 +1,7 @@
 """Service settings, read once from the environment."""
 
 import re
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -36,6 +37,13 @@ def _check_origins(origins: tuple[str, ...]) -> tuple[str, ...]:
 Origins = Annotated[
     tuple[str, ...], NoDecode, BeforeValidator(_split_origins), AfterValidator(_check_origins)
 ]
+
+
+class AuthMode(StrEnum):
+    """`required`: every API request needs a key with the route's scope; `off`: none does."""
+
+    REQUIRED = "required"
+    OFF = "off"
 
 
 class Settings(BaseSettings):
@@ -152,6 +160,14 @@ class Settings(BaseSettings):
         "their secrecy: a cursor's content is readable. The default is a fixed, public constant "
         f"({DEFAULT_CURSOR_SECRET!r}); set a value of your own so that cursors cannot be forged, "
         "the same on every instance behind one address (a changed key voids open cursors).",
+    )
+    auth: AuthMode | None = Field(
+        default=None,
+        validation_alias="JBTS_AUTH",
+        description="`required` (API keys with scopes) or `off`. Unset: `off` for `jbts serve` on "
+        "the embedded engine bound to a loopback address (a first try), `required` otherwise; "
+        "`serve` refuses `off` on another address unless `--insecure`. The app itself treats "
+        "unset as `required`.",
     )
 
 
