@@ -2,7 +2,7 @@
 
 import typer
 
-from scripts import migrate
+from scripts import keys, migrate
 from scripts.bench import bench
 from scripts.reset import reset
 from scripts.seed import seed
@@ -12,7 +12,7 @@ from scripts.stats import stats
 app = typer.Typer(
     name="jbts",
     help="JBTestSuite data service: serve the API, migrate, seed, reset, inspect and benchmark "
-    "the database.",
+    "the database, manage API keys.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -22,3 +22,4 @@ app.command()(seed)
 app.command()(reset)
 app.command()(bench)
 app.add_typer(migrate.app, name="migrate")
+app.add_typer(keys.app, name="keys")
