@@ -291,6 +291,7 @@ def list_(data_dir: DataDirOption = None) -> None:
             "No API keys. Create one with: jbts keys create --name NAME --scopes SCOPES",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
         return
     now = utcnow()

@@ -140,7 +140,9 @@ def serve(
             highlight=False,
             soft_wrap=True,
         )
-        console.print(auth_line(mode, host=host, port=port), markup=False, highlight=False)
+        console.print(
+            auth_line(mode, host=host, port=port), markup=False, highlight=False, soft_wrap=True
+        )
         if first_key is not None:
             _announce(first_key)
         serve_app(app, settings=settings, host=host, port=port)
