@@ -19,7 +19,13 @@ from api.database.connection import open_client
 from documents.base import utcnow
 from documents.keys import Scope
 from scripts.cli import app
-from scripts.keys import first_admin_key, keys_ready, parse_duration, parse_scopes
+from scripts.keys import (
+    SCOPE_NAMES,
+    first_admin_key,
+    keys_ready,
+    parse_duration,
+    parse_scopes,
+)
 from tests.scripts.test_cli import one_error_line
 
 type SyncClient = MongoClient[dict[str, Any]]
@@ -279,3 +285,7 @@ class TestParsing:
             Scope.RESULTS_WRITE,
             Scope.ADMIN,
         ]
+
+    def test_the_cli_knows_every_scope(self) -> None:
+        # The CLI spells the scopes out so that `--help` needs no import of the documents.
+        assert tuple(Scope) == SCOPE_NAMES
