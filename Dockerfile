@@ -35,9 +35,13 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 FROM python:3.13-slim AS runtime
 
+# JBTS_AUTH=required: a container listens on every interface, so every API request needs a key.
+# On first start with no usable key, `jbts serve` creates an admin key and prints it once (in
+# the container's log); `jbts keys create` makes more.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PATH="/opt/venv/bin:${PATH}"
+    PATH="/opt/venv/bin:${PATH}" \
+    JBTS_AUTH=required
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /home/app --create-home \

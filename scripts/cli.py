@@ -2,7 +2,7 @@
 
 import typer
 
-from scripts import migrate
+from scripts import keys, migrate
 from scripts.bench import bench
 from scripts.prune import prune
 from scripts.reset import reset
@@ -13,7 +13,7 @@ from scripts.stats import stats
 app = typer.Typer(
     name="jbts",
     help="JBTestSuite data service: serve the API, migrate, seed, reset, inspect, prune and "
-    "benchmark the database.",
+    "benchmark the database, manage API keys.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -24,3 +24,4 @@ app.command()(reset)
 app.command()(prune)
 app.command()(bench)
 app.add_typer(migrate.app, name="migrate")
+app.add_typer(keys.app, name="keys")

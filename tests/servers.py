@@ -45,11 +45,11 @@ def free_port() -> int:
 
 
 def server_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any database setting, plus `extra`."""
+    """This process's environment without any database or auth setting, plus `extra`."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("MONGODB_URI", "MONGODB_DB", "JBTS_DATA_DIR")
+        if name not in ("MONGODB_URI", "MONGODB_DB", "JBTS_DATA_DIR", "JBTS_AUTH")
     }
     return {**env, **extra}
 
@@ -81,6 +81,10 @@ class Server:
             self._stdout.append(line.rstrip("\n"))
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)
+
+    def output(self) -> list[str]:
+        """The lines printed on stdout so far (all of them once `stop` has returned)."""
+        return list(self._stdout)
 
     def seen(self) -> str:
         """Everything the server printed so far, for failure messages."""

@@ -147,6 +147,21 @@ class TestDockerCompose:
         assert "/health/ready" in text
         assert "curl" not in text, "the slim image has no curl"
 
+    def test_api_is_published_on_this_machine_only(self) -> None:
+        # The compose stack is a local stack: exposing it is an explicit edit (see the comment).
+        raw = compose_services()["api"].get("ports")
+        assert isinstance(raw, list)
+        for entry in raw:
+            assert isinstance(entry, str), "use the short form HOST_IP:HOST_PORT:CONTAINER_PORT"
+            assert entry.startswith("127.0.0.1:"), f"{entry!r} publishes on every interface"
+
+    def test_app_services_require_api_keys(self) -> None:
+        services = compose_services()
+        for name in ("migrate", "api"):
+            assert environment(services[name], name).get("JBTS_AUTH") == "required", name
+        api_command = as_strings(services["api"].get("command"), "api.command")
+        assert "--insecure" not in api_command
+
     def test_app_services_share_one_built_image(self) -> None:
         services = compose_services()
         migrate, api = services["migrate"], services["api"]
@@ -229,6 +244,12 @@ class TestDockerfile:
         assert ("EXPOSE", "8000") in stage
         cmd = [args for keyword, args in stage if keyword == "CMD"][-1]
         assert json.loads(cmd) == ["jbts", "serve", "--host", ALL_INTERFACES, "--port", "8000"]
+
+    def test_requires_api_keys_by_default(self) -> None:
+        env = " ".join(args for keyword, args in final_stage() if keyword == "ENV")
+        assert "JBTS_AUTH=required" in env
+        cmd = [args for keyword, args in final_stage() if keyword == "CMD"][-1]
+        assert "--insecure" not in json.loads(cmd)
 
     def test_python_settings_for_containers(self) -> None:
         env = " ".join(args for keyword, args in final_stage() if keyword == "ENV")

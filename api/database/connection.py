@@ -107,8 +107,7 @@ class Database:
         self._schema_lock = asyncio.Lock()
 
     async def init(self) -> None:
-        """Bind the Beanie documents. Indexes and validators belong to the migrations."""
-        await init_beanie(database=self.db, document_models=ALL_DOCUMENTS, skip_indexes=True)
+        await bind_documents(self.db)
 
     async def ping(self) -> None:
         await self.client.admin.command("ping")
@@ -146,3 +145,8 @@ class Database:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def bind_documents(db: AsyncDatabase[Any]) -> None:
+    """Bind the Beanie documents to `db`. Indexes and validators belong to the migrations."""
+    await init_beanie(database=db, document_models=ALL_DOCUMENTS, skip_indexes=True)

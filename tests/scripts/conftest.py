@@ -22,6 +22,7 @@ ENVIRONMENT = (
     "JBTS_DATA_DIR",
     "JBTS_SERVER_SELECTION_TIMEOUT_MS",
     "JBTS_CONNECT_TIMEOUT_MS",
+    "JBTS_AUTH",
 )
 
 # The collections of SPEC section 5, plus the migration record.

@@ -74,14 +74,23 @@ class TestStartUp:
         result = runner.invoke(app, ["--help"])
 
         assert result.exit_code == 0, result.output
-        for command in ("serve", "stats", "migrate", "seed", "reset", "bench"):
+        for command in ("serve", "stats", "migrate", "seed", "reset", "bench", "keys"):
             assert command in result.stdout
 
 
 class TestDatabaseFailures:
     @pytest.mark.parametrize(
         "command",
-        [["stats"], ["migrate", "status"], ["migrate", "up"], ["seed"], ["reset", "--yes"]],
+        [
+            ["stats"],
+            ["migrate", "status"],
+            ["migrate", "up"],
+            ["seed"],
+            ["reset", "--yes"],
+            ["keys", "create", "--name", "k", "--scopes", "admin"],
+            ["keys", "list"],
+            ["keys", "revoke", "k"],
+        ],
     )
     def test_an_unreachable_mongodb_is_one_short_line(
         self, runner: CliRunner, clean_env: pytest.MonkeyPatch, command: list[str]
@@ -201,7 +210,14 @@ class TestDescribeDatabaseError:
 class TestReadingCommandsNeverCreateADatabase:
     @pytest.mark.parametrize(
         "command",
-        [["stats"], ["migrate", "status"], ["migrate", "down"], ["reset", "--yes"]],
+        [
+            ["stats"],
+            ["migrate", "status"],
+            ["migrate", "down"],
+            ["reset", "--yes"],
+            ["keys", "list"],
+            ["keys", "revoke", "k"],
+        ],
     )
     def test_a_mistyped_data_dir_is_refused_and_not_created(
         self, runner: CliRunner, clean_env: pytest.MonkeyPatch, tmp_path: Path, command: list[str]

@@ -20,12 +20,17 @@ import pytest
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
+from api.auth.keys import KEY_PREFIX, hash_key
 from api.database.embedded import SQLITE_FILENAME, EmbeddedEngine
 from api.database.migrations import latest_version
-from api.settings import get_settings
+from api.settings import AuthMode, get_settings
 from scripts.cli import app
+from scripts.serve import AuthRefused, is_loopback, resolve_auth
 from scripts.target import redact
+from tests.scripts.test_cli import one_error_line
 from tests.servers import STARTUP_TIMEOUT, Server, server_env
+
+AUTH_REQUIRED = "Auth: required (API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>`)"
 
 
 def sync_client(uri: str) -> MongoClient[dict[str, Any]]:
@@ -88,6 +93,13 @@ class TestServeOnTheEmbeddedEngine:
         )
         ready = server.get_when_up("/health/ready", 200).json()
         assert ready["migrations"]["current"] == ready["migrations"]["latest"]
+        server.stop()
+        # The embedded engine on loopback is a first try: no keys, and it says so.
+        assert (
+            f"Auth: off (no API keys): anyone who can reach 127.0.0.1:{server.port} can read "
+            "and write; set JBTS_AUTH=required to need keys"
+        ) in server.output()
+        assert not any(line.startswith(KEY_PREFIX) for line in server.output())
 
 
 class TestShutdown:
@@ -141,6 +153,11 @@ class TestServeOnMongoDB:
             with sync_client(mongodb_uri) as client:
                 collections = client[mongodb_db].list_collection_names()
             assert "schema_migrations" not in collections
+            # MongoDB needs keys; before `jbts migrate up` there is nowhere to keep a first one.
+            assert "api_keys" not in collections
+            server.stop()
+            assert AUTH_REQUIRED in server.output()
+            assert not any(line.startswith(KEY_PREFIX) for line in server.output())
         finally:
             server.stop()
             with sync_client(mongodb_uri) as client:
@@ -211,3 +228,95 @@ class TestServeWithoutADatabase:
 
         assert result.exit_code == 1
         assert "s3cret-pw" not in result.output
+
+
+class TestAuthMode:
+    @pytest.mark.parametrize(
+        ("configured", "embedded", "host", "mode"),
+        [
+            (None, True, "127.0.0.1", AuthMode.OFF),
+            (None, True, "127.0.0.2", AuthMode.OFF),
+            (None, True, "::1", AuthMode.OFF),
+            (None, True, "[::1]", AuthMode.OFF),
+            (None, True, "localhost", AuthMode.OFF),
+            (None, True, "0.0.0.0", AuthMode.REQUIRED),  # noqa: S104 - the case under test
+            (None, True, "::", AuthMode.REQUIRED),
+            (None, True, "192.168.1.20", AuthMode.REQUIRED),
+            (None, True, "api.example.com", AuthMode.REQUIRED),
+            (None, False, "127.0.0.1", AuthMode.REQUIRED),  # MongoDB: keys, even on loopback
+            (AuthMode.REQUIRED, True, "127.0.0.1", AuthMode.REQUIRED),
+            (AuthMode.OFF, False, "127.0.0.1", AuthMode.OFF),
+        ],
+    )
+    def test_resolves_jbts_auth_else_off_only_for_the_embedded_engine_on_loopback(
+        self, configured: AuthMode | None, embedded: bool, host: str, mode: AuthMode
+    ) -> None:
+        assert resolve_auth(configured, embedded=embedded, host=host, insecure=False) is mode
+
+    @pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.5", "api.example.com"])  # noqa: S104
+    def test_off_beyond_loopback_needs_insecure(self, host: str) -> None:
+        assert not is_loopback(host)
+        with pytest.raises(AuthRefused, match="--insecure"):
+            resolve_auth(AuthMode.OFF, embedded=True, host=host, insecure=False)
+        assert resolve_auth(AuthMode.OFF, embedded=True, host=host, insecure=True) is AuthMode.OFF
+
+    def test_serve_refuses_off_on_every_interface_in_one_line(
+        self, runner: CliRunner, clean_env: pytest.MonkeyPatch
+    ) -> None:
+        clean_env.setenv("JBTS_AUTH", "off")
+
+        result = runner.invoke(app, ["serve", "--host", "0.0.0.0", "--port", "0"])  # noqa: S104
+
+        line = one_error_line(result)
+        assert line.startswith("JBTS_AUTH=off on 0.0.0.0 would let anyone")
+        assert "--insecure" in line
+
+    def test_off_with_insecure_serves_on_every_interface_and_says_so(
+        self, start_server: StartServer
+    ) -> None:
+        server = start_server("--host", "0.0.0.0", "--insecure", JBTS_AUTH="off")  # noqa: S104
+
+        server.get_when_up("/health/ready", 200)
+
+        server.stop()
+        assert any(
+            line.startswith(f"Auth: off (no API keys): anyone who can reach 0.0.0.0:{server.port}")
+            for line in server.output()
+        ), server.output()
+
+
+class TestFirstAdminKey:
+    def test_first_start_with_required_creates_an_admin_key_and_prints_it_once(
+        self, start_server: StartServer, tmp_path: Path
+    ) -> None:
+        first = start_server("--data-dir", str(tmp_path), JBTS_AUTH="required")
+        first.get_when_up("/health/ready", 200)
+        first.stop()
+
+        lines = first.output()
+        assert AUTH_REQUIRED in lines
+        [secret] = [line for line in lines if line.startswith(KEY_PREFIX)]
+        assert any(
+            line.startswith("No API key existed: created the admin key 'admin'") for line in lines
+        )
+        assert any(line.startswith("Store it now: it cannot be shown again") for line in lines)
+        with EmbeddedEngine(data_dir=tmp_path) as engine, sync_client(engine.info.uri) as mongo:
+            db = mongo["jbtestsuite"]
+            [stored] = db["api_keys"].find()
+            everything = " ".join(
+                str(document) for name in db.list_collection_names() for document in db[name].find()
+            )
+        assert stored["name"] == "admin"
+        assert stored["scopes"] == ["admin"]
+        assert stored["created_by"] == "serve:first-start"
+        assert stored["hash"] == hash_key(secret)
+        assert secret not in everything
+
+        # A usable key exists now: the next start creates none and prints no secret.
+        second = start_server("--data-dir", str(tmp_path), JBTS_AUTH="required")
+        second.get_when_up("/health/ready", 200)
+        second.stop()
+
+        assert AUTH_REQUIRED in second.output()
+        assert not any(line.startswith(KEY_PREFIX) for line in second.output())
+        assert not any("No API key existed" in line for line in second.output())
