@@ -32,6 +32,20 @@ ORDER: dict[FailureSort, dict[str, int]] = {
 """Ties are broken by the other key, then by the signature, so the order is deterministic."""
 
 
+READ = (
+    "run_id",
+    "test_case_id",
+    "status",
+    "error.message",
+    "error.type",
+    "error.signature",
+    "finished_at",
+    "run.created_at",
+    "test_case.name",
+)
+"""The fields of an execution the pipeline reads."""
+
+
 async def failure_groups(
     *,
     filters: AnalyticsFilters,
@@ -55,6 +69,7 @@ async def failure_groups(
                 ],
             }
         },
+        fields=READ,
     )
     totals = result["totals"][0] if result["totals"] else {"total": 0, "failures": 0}
     return FailuresRead(

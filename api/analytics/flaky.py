@@ -85,6 +85,7 @@ async def flaky_cases(
                 ],
             }
         },
+        fields=READ,
     ) or [{"total": [], "items": []}]
     return FlakyCases(
         from_=start,
@@ -92,6 +93,10 @@ async def flaky_cases(
         total=result["total"][0]["n"] if result["total"] else 0,
         items=[_item(item) for item in result["items"]],
     )
+
+
+READ = ("run_id", "test_case_id", "attempt", "status", "run.created_at", "test_case.name")
+"""The fields of an execution the pipeline reads."""
 
 
 def _per_run() -> list[Stage]:

@@ -14,6 +14,7 @@ Pipelines are sent with the index as `hint`, so the index named here is the one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,13 +35,19 @@ class FirstStage:
     match: dict[str, Any]
     index: str
 
-    def pipeline(self, *stages: Stage) -> list[Stage]:
-        return [{"$match": self.match}, *stages]
+    def pipeline(self, *stages: Stage, fields: Sequence[str] = ()) -> list[Stage]:
+        """`[$match, $project of fields (when given), *stages]`."""
+        projection = [{"$project": dict.fromkeys(fields, 1)}] if fields else []
+        return [{"$match": self.match}, *projection, *stages]
 
-    async def aggregate(self, *stages: Stage) -> list[dict[str, Any]]:
-        """Run `[$match, *stages]` with the index as its hint; every result document."""
+    async def aggregate(self, *stages: Stage, fields: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Run `[$match, *stages]` with the index as its hint; every result document.
+
+        `fields`: the only fields of the matched documents the stages read. MongoDB works that
+        out itself; the embedded engine carries whole documents (step results, case snapshots)
+        through every stage unless told, measured 25% slower on the flaky cases of a year."""
         collection: AsyncCollection[dict[str, Any]] = _COLLECTIONS[self.collection]()
-        cursor = await collection.aggregate(self.pipeline(*stages), hint=self.index)
+        cursor = await collection.aggregate(self.pipeline(*stages, fields=fields), hint=self.index)
         return await cursor.to_list()
 
 

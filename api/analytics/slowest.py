@@ -33,6 +33,10 @@ TIMED_STEPS = [StepStatus.PASSED.value, StepStatus.FAILED.value, StepStatus.ERRO
 """The step results whose durations count (those that ran to an end)."""
 
 
+READ = ("run_id", "test_case_id", "status", "duration_ms", "run.created_at", "test_case.name")
+"""The fields of an execution the pipeline reads (and its step results, by step)."""
+
+
 async def slowest_cases(
     *,
     filters: AnalyticsFilters,
@@ -65,6 +69,7 @@ async def slowest_cases(
                 ],
             }
         },
+        fields=(*READ, "steps") if by is SlowBy.STEP else READ,
     ) or [{"total": [], "items": []}]
     return SlowestCases(
         from_=start,

@@ -98,6 +98,7 @@ async def _trend(filters: AnalyticsFilters, runs: Sequence[TestRun]) -> list[Sui
             }
         },
         {"$set": {"pass_rate": pass_rate("passed", "counted")}},
+        fields=("run_id", "test_case_id", "attempt", "status"),
     )
     by_run = {document["_id"]: document for document in per_run}
     trend: list[SuiteRunTrend] = []
@@ -125,7 +126,9 @@ async def _durations(filters: AnalyticsFilters) -> SuiteDurations:
     runs, executions = await asyncio.gather(
         runs_stage(filters).aggregate(group),
         executions_stage(filters).aggregate(
-            {"$match": {"status": {"$in": [status.value for status in TIMED]}}}, group
+            {"$match": {"status": {"$in": [status.value for status in TIMED]}}},
+            group,
+            fields=("status", "duration_ms"),
         ),
     )
     return SuiteDurations(

@@ -49,6 +49,10 @@ DAY_FORMAT = "%Y-%m-%d"
 EXECUTION_STATUSES = [status.value for status in ExecutionStatus]
 
 
+READ = ("run_id", "test_case_id", "attempt", "status", "duration_ms", "run.created_at")
+"""The fields of an execution the figures read."""
+
+
 async def summary(*, params: SummaryParams) -> SummaryRead:
     """The summary of the runs opened in the window that match the filters."""
     now = utcnow()
@@ -59,7 +63,7 @@ async def summary(*, params: SummaryParams) -> SummaryRead:
     else:
         runs_pipeline = runs_stage(params, now=now).aggregate(_runs_facet(params.tz))
     (executions_figures,), (runs_figures,) = await asyncio.gather(
-        executions.aggregate(_executions_facet(params.tz)), runs_pipeline
+        executions.aggregate(_executions_facet(params.tz), fields=READ), runs_pipeline
     )
     return _shape(executions_figures, runs_figures, start=start, end=end, tz=params.tz)
 
@@ -162,6 +166,7 @@ async def _runs_of_executions(executions: FirstStage, tz: str) -> list[dict[str,
         {"$unwind": "$run"},
         {"$replaceRoot": {"newRoot": "$run"}},
         _runs_facet(tz),
+        fields=("run_id",),
     )
 
 
