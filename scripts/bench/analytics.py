@@ -69,13 +69,19 @@ def analytics_operations(db: AsyncDatabase[Any], picks: Picks) -> list[Operation
     suite_query = {**window, "suite_id": str(picks.analytics_suite_id)}
 
     def figure(
-        name: str, path: str, query: dict[str, str], match: dict[str, Any], hint: str
+        name: str,
+        path: str,
+        query: dict[str, str],
+        match: dict[str, Any],
+        hint: str,
+        *,
+        route: str | None = None,
     ) -> Read:
         url = f"{path}?{urlencode(query)}"
         return Read(
             name,
             url,
-            route=f"GET {path}",
+            route=f"GET {route or path}",
             goal=FIGURES,
             raw_query=f"aggregate([$match {sorted(match)}, $group by status]) hint {hint}",
             query=partial(_by_status, db, match, hint),
@@ -114,6 +120,7 @@ def analytics_operations(db: AsyncDatabase[Any], picks: Picks) -> list[Operation
             window,
             case,
             "analytics_case",
+            route=f"{TESTS}/{{id}}/stats",
         ),
         Read(
             f"suite report json ({min(20, picks.analytics_suite_runs)} runs)",

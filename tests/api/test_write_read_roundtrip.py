@@ -19,6 +19,13 @@ from fastapi import FastAPI
 from pydantic import BaseModel, TypeAdapter
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.analytics.schemas import (
+    CaseStatsRead,
+    FailuresRead,
+    FlakyCases,
+    SlowestCases,
+    SummaryRead,
+)
 from api.artifacts.log_schemas import LogEntryRead
 from api.artifacts.report_schemas import JsonReport, ReportRead, SuiteJsonReport
 from api.artifacts.screenshot_schemas import ScreenshotRead
@@ -62,6 +69,16 @@ FINISHED_RUNS = {"passed", "failed", "error", "cancelled"}
 STEPS = f"{TESTS}/{{id}}/steps"
 SUITE_TESTS = f"{SUITES}/{{id}}/tests"
 HISTORY = f"{TESTS}/{{id}}/history"
+STATS = f"{TESTS}/{{id}}/stats"
+ANALYTICS = f"{API}/executions/analytics"
+# The figures of what was written, by route: each answers one document of its model.
+FIGURES: dict[str, type[BaseModel]] = {
+    f"{ANALYTICS}/summary": SummaryRead,
+    f"{ANALYTICS}/flaky": FlakyCases,
+    f"{ANALYTICS}/slowest": SlowestCases,
+    f"{ANALYTICS}/failures": FailuresRead,
+    STATS: CaseStatsRead,
+}
 # What each list holds; a list's `/{id}` route answers the same model.
 READ_MODELS: dict[str, type[BaseModel]] = {
     BROWSERS: BrowserRead,
@@ -168,6 +185,13 @@ class Api:
         else:
             READ_MODELS[template.removesuffix("/{id}")].model_validate(body)
         return body
+
+    async def read_figures(self, template: str, query: str = "", **path: str) -> None:
+        """An analytics route's figures (one document of its model)."""
+        self.used.add(("GET", template))
+        response = await self.client.get(template.format(**path) + query)
+        assert response.status_code == 200, (template, query, response.text)
+        FIGURES[template].model_validate(response.json())
 
     async def read_keys(self) -> None:
         """API keys: a plain list (no secret in it), and each key by id."""
@@ -444,10 +468,16 @@ async def test_every_written_document_reads_through_every_read_route(
             if collection == TESTS:
                 await api.read(HISTORY, id=item["id"])
                 await api.read(HISTORY, f"?fields={LIST_FIELDS[HISTORY]}", id=item["id"])
+                await api.read_figures(STATS, id=item["id"])
 
     await api.read(LOGS, "?limit=200")
     await api.read(LOGS, f"?fields={LIST_FIELDS[LOGS]}")
     await api.read_export(f"{LOGS}/export")
+
+    for route in FIGURES:
+        if route != STATS:
+            await api.read_figures(route, "?min_runs=1" if route.endswith("flaky") else "")
+    await api.read_figures(f"{ANALYTICS}/slowest", "?by=step")
 
     await api.read_keys()
 

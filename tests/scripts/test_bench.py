@@ -359,6 +359,14 @@ OPERATIONS = [
     ("upload screenshot", "POST /api/v1/artifacts/screenshots"),
     ("post 1000 log lines", "POST /api/v1/artifacts/logs"),
     ("json report", "POST /api/v1/artifacts/reports"),
+    ("analytics summary", "GET /api/v1/executions/analytics/summary"),
+    ("analytics summary", "GET /api/v1/executions/analytics/summary"),
+    ("flaky cases", "GET /api/v1/executions/analytics/flaky"),
+    ("slowest cases", "GET /api/v1/executions/analytics/slowest"),
+    ("slowest steps", "GET /api/v1/executions/analytics/slowest"),
+    ("failures", "GET /api/v1/executions/analytics/failures"),
+    ("case stats", "GET /api/v1/tests/{id}/stats"),
+    ("suite report json", "GET /api/v1/suites/{id}/report"),
 ]
 UNREACHABLE = "mongodb://127.0.0.1:9/?directConnection=true"  # port 9 (discard): no MongoDB
 
