@@ -34,6 +34,7 @@ from api.analytics.stages import (
     count_of,
     duration_stats,
     durations_of,
+    flip_rate,
     latest_attempts,
     pass_rate,
 )
@@ -168,17 +169,7 @@ def _flips() -> list[dict[str, Any]]:
                 },
             }
         },
-        {
-            "$set": {
-                "flip_rate": {
-                    "$cond": [
-                        {"$gte": ["$counted", 2]},
-                        {"$round": [{"$divide": ["$flips", {"$subtract": ["$counted", 1]}]}, 4]},
-                        None,
-                    ]
-                }
-            }
-        },
+        {"$set": {"flip_rate": flip_rate("flips", "counted")}},
     ]
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from api.analytics.match import Stage, executions_stage
 from api.analytics.params import AnalyticsFilters
 from api.analytics.schemas import FlakyCase, FlakyCases, FlakyRun
-from api.analytics.stages import COUNTED, FINISHED, latest_attempts
+from api.analytics.stages import COUNTED, FINISHED, flip_rate, latest_attempts
 from documents.executions import ExecutionStatus
 
 FAILING = [ExecutionStatus.FAILED.value, ExecutionStatus.ERROR.value]
@@ -218,15 +218,8 @@ def _letter() -> dict[str, Any]:
 
 def _rates() -> list[Stage]:
     retry_rate = {"$round": [{"$divide": ["$retry_flaky_runs", "$runs"]}, 4]}
-    flip_rate = {
-        "$cond": [
-            {"$gte": ["$runs", 2]},
-            {"$round": [{"$divide": ["$flips", {"$subtract": ["$runs", 1]}]}, 4]},
-            None,
-        ]
-    }
     return [
-        {"$set": {"retry_rate": retry_rate, "flip_rate": flip_rate}},
+        {"$set": {"retry_rate": retry_rate, "flip_rate": flip_rate("flips", "runs")}},
         {"$set": {"flakiness": {"$max": ["$retry_rate", {"$ifNull": ["$flip_rate", 0]}]}}},
     ]
 

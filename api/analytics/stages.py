@@ -62,6 +62,18 @@ def pass_rate(passed: str, counted: str) -> dict[str, Any]:
     }
 
 
+def flip_rate(flips: str, counted: str) -> dict[str, Any]:
+    """`flips / (counted - 1)`: of the changes possible between `counted` consecutive outcomes,
+    how many happened (fields of the current document), rounded to 4 places; null under 2."""
+    return {
+        "$cond": [
+            {"$gte": [f"${counted}", 2]},
+            {"$round": [{"$divide": [f"${flips}", {"$subtract": [f"${counted}", 1]}]}, 4]},
+            None,
+        ]
+    }
+
+
 def duration_stats(path: str = "$duration_ms") -> dict[str, dict[str, Any]]:
     """`$group` accumulators `p50`, `p95`, `max` of a duration (missing values ignored)."""
     return {
