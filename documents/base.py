@@ -18,6 +18,11 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """`moment`, read as UTC when it has no offset (a date in a query, a naive BSON date)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 class TimestampedDocument(Document):
     """A document with `created_at` and `updated_at` (BSON dates, UTC)."""
 

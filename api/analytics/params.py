@@ -4,7 +4,7 @@ or cases with any of some tags)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated, Self
 from zoneinfo import available_timezones
@@ -16,7 +16,7 @@ from api.executions.schemas import Branch
 from api.query import CommaList
 from api.query.filters import Moment
 from api.schemas import ObjectIdInput, Tag
-from documents.base import utcnow
+from documents.base import as_utc, utcnow
 from documents.executions import RunTrigger
 
 DEFAULT_WINDOW = timedelta(days=30)
@@ -71,8 +71,8 @@ class WindowFilters(BaseModel):
 
     def window(self, *, now: datetime | None = None) -> tuple[datetime, datetime]:
         """`[start, end)`: the runs opened in it count."""
-        end = _aware(self.to) if self.to is not None else (now or utcnow())
-        start = _aware(self.from_) if self.from_ is not None else end - DEFAULT_WINDOW
+        end = as_utc(self.to) if self.to is not None else (now or utcnow())
+        start = as_utc(self.from_) if self.from_ is not None else end - DEFAULT_WINDOW
         return start, end
 
 
@@ -83,11 +83,6 @@ class AnalyticsFilters(WindowFilters):
     imported)."""
 
     test_case_id: ObjectIdInput | None = Field(default=None, description="This case only.")
-
-
-def _aware(moment: datetime) -> datetime:
-    """A date (parsed without an offset) is its midnight UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class FailuresParams(AnalyticsFilters):

@@ -16,13 +16,13 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from beanie import PydanticObjectId
 from pymongo.errors import DuplicateKeyError
 
 from api.errors import Conflict, NotFound
-from documents.base import utcnow
+from documents.base import as_utc, utcnow
 from documents.keys import ApiKey, Scope
 
 KEY_PREFIX = "jbts_"
@@ -101,7 +101,7 @@ def usable(key: ApiKey, *, now: datetime) -> bool:
     """Not revoked, not expired."""
     if key.revoked_at is not None:
         return False
-    return key.expires_at is None or _aware(key.expires_at) > now
+    return key.expires_at is None or as_utc(key.expires_at) > now
 
 
 async def find_key(secret: str) -> ApiKey | None:
@@ -115,7 +115,7 @@ async def find_key(secret: str) -> ApiKey | None:
     now = utcnow()
     if not usable(key, now=now):
         return None
-    if key.last_used_at is None or now - _aware(key.last_used_at) >= LAST_USED_EVERY:
+    if key.last_used_at is None or now - as_utc(key.last_used_at) >= LAST_USED_EVERY:
         await ApiKey.get_pymongo_collection().update_one(
             {"_id": key.id}, {"$set": {"last_used_at": now}}
         )
@@ -163,7 +163,3 @@ async def revoke_key(key: ApiKey) -> ApiKey:
         )
     refreshed = await ApiKey.get(key.id) if key.id is not None else None
     return refreshed or key
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

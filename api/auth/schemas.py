@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from api.auth import keys as key_service
 from api.schemas import InputModel, JsonInteger, ReadModel, Timestamp
+from documents.base import as_utc
 from documents.keys import ApiKey, Scope
 
 MAX_EXPIRY_DAYS = 3650
@@ -53,19 +54,15 @@ class KeyCreate(InputModel):
     def _one_expiry(self) -> Self:
         if self.expires_in_days is not None and self.expires_at is not None:
             raise ValueError("send `expires_in_days` or `expires_at`, not both")
-        if self.expires_at is not None and self._aware(self.expires_at) <= datetime.now(UTC):
+        if self.expires_at is not None and as_utc(self.expires_at) <= datetime.now(UTC):
             raise ValueError("`expires_at` is in the past: a key must expire in the future")
         return self
-
-    @staticmethod
-    def _aware(moment: datetime) -> datetime:
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
     def expiry(self, now: datetime) -> datetime | None:
         """When the key expires (None: never)."""
         if self.expires_in_days is not None:
             return now + timedelta(days=self.expires_in_days)
-        return None if self.expires_at is None else self._aware(self.expires_at)
+        return None if self.expires_at is None else as_utc(self.expires_at)
 
 
 class KeyStatus(StrEnum):

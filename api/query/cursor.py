@@ -40,6 +40,7 @@ from pymongo import ASCENDING
 from api.errors import InvalidInput
 from api.query.sorting import SortOrder, SortSpec
 from api.settings import DEFAULT_CURSOR_SECRET
+from documents.base import as_utc
 
 TAG_BYTES = 16
 MAX_CURSOR_LENGTH = 4096
@@ -92,8 +93,7 @@ def _encode_value(value: SortValue) -> list[Any] | None:
         case str():
             return ["s", value]
         case datetime():
-            moment = value if value.tzinfo else value.replace(tzinfo=UTC)  # naive BSON is UTC
-            return ["d", (moment - _EPOCH) // _MICROSECOND]
+            return ["d", (as_utc(value) - _EPOCH) // _MICROSECOND]  # naive BSON is UTC
         case ObjectId():
             return ["o", str(value)]
     raise TypeError(f"a cursor cannot hold a {type(value).__name__} sort value")
