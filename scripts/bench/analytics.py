@@ -14,6 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from documents.base import as_utc
 from scripts.bench.operations import API, TESTS, Goal, Operation, Picks, Read
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def analytics_operations(db: AsyncDatabase[Any], picks: Picks) -> list[Operation
     if picks.window is None or picks.analytics_suite_id is None:
         return []
     start, end = picks.window
-    window = {"from": _iso(start), "to": _iso(end)}
+    window = {"from": as_utc(start).isoformat(), "to": as_utc(end).isoformat()}
     in_window = {"run.created_at": {"$gte": start, "$lt": end}}
     suite = {"run.suite_id": picks.analytics_suite_id, **in_window}
     case = {"test_case_id": picks.history_case_id, **in_window}
@@ -131,11 +132,3 @@ def analytics_operations(db: AsyncDatabase[Any], picks: Picks) -> list[Operation
             query=partial(_by_status, db, suite, "analytics_suite"),
         ),
     ]
-
-
-def _iso(moment: Any) -> str:
-    return (
-        str(moment.isoformat().replace("+00:00", "Z"))
-        if moment.tzinfo
-        else f"{moment.isoformat()}Z"
-    )
