@@ -4,6 +4,7 @@ test can stop."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -61,17 +62,18 @@ def engine() -> Iterator[EmbeddedEngine]:
         yield running
 
 
-@pytest.fixture
-async def doomed_client(engine: EmbeddedEngine) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app on `engine`, migrated; the test stops the engine when it chooses."""
+@asynccontextmanager
+async def on_engine(
+    engine: EmbeddedEngine, db_name: str, *, auth: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on `engine` (database `db_name`, migrated) with `JBTS_AUTH=auth`,
+    whose requests fail fast once the test stops the engine."""
     settings = Settings.model_validate(
         {
             "mongodb_uri": engine.info.uri,
-            "mongodb_db": "jbts_unavailable",
+            "mongodb_db": db_name,
             "JBTS_SERVER_SELECTION_TIMEOUT_MS": 100,  # the engine is stopped: fail fast
-            # Keys are looked up in the database: with them required, every request after the
-            # stop would be a 503 before its route runs, and routes' own answers go untested.
-            "JBTS_AUTH": "off",
+            "JBTS_AUTH": auth,
         }
     )
     mongo = open_client(engine.info.uri)
@@ -80,4 +82,14 @@ async def doomed_client(engine: EmbeddedEngine) -> AsyncIterator[httpx.AsyncClie
     finally:
         await mongo.close()
     async with served(create_app(settings)) as http:
+        yield http
+
+
+@pytest.fixture
+async def doomed_client(engine: EmbeddedEngine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on `engine`, migrated; the test stops the engine when it chooses.
+
+    Auth is off: keys are looked up in the database, so with them required every request after
+    the stop would be a 503 before its route runs, and routes' own answers would go untested."""
+    async with on_engine(engine, "jbts_unavailable", auth="off") as http:
         yield http

@@ -14,14 +14,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from api.auth import keys
 from api.auth.guard import FailureLimiter
-from api.database import migrations
-from api.database.connection import open_client
 from api.database.embedded import EmbeddedEngine
-from api.main import create_app
 from api.settings import Settings
 from documents.keys import Scope
 from tests.api.auth.conftest import bearer, caller, make_key
-from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, served
+from tests.api.conftest import on_engine
+from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 
 KEYS = "/api/v1/keys"
 TESTS = "/api/v1/tests"
@@ -263,20 +261,7 @@ class TestFailureLimit:
 async def test_with_the_database_gone_a_key_cannot_be_checked_and_the_answer_is_503(
     engine: EmbeddedEngine,
 ) -> None:
-    settings = Settings.model_validate(
-        {
-            "mongodb_uri": engine.info.uri,
-            "mongodb_db": "jbts_keys_outage",
-            "JBTS_SERVER_SELECTION_TIMEOUT_MS": 100,
-            "JBTS_AUTH": "required",
-        }
-    )
-    mongo = open_client(engine.info.uri)
-    try:
-        await migrations.up(mongo[settings.mongodb_db])
-    finally:
-        await mongo.close()
-    async with served(create_app(settings)) as http:
+    async with on_engine(engine, "jbts_keys_outage", auth="required") as http:
         assert (await http.get(TESTS)).status_code == 200
         engine.stop()
         response = await http.get(TESTS)
