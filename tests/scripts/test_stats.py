@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bson import ObjectId
 from pymongo import MongoClient
 from typer.testing import CliRunner
 
@@ -17,6 +16,7 @@ from api.database import migrations
 from documents import ALL_DOCUMENTS
 from scripts.cli import app
 from tests.scripts.conftest import ALL_COLLECTIONS, GRIDFS_COLLECTIONS
+from tests.scripts.test_prune import add_orphan
 
 LATEST = migrations.latest_version()
 COUNT = len(migrations.discover())
@@ -70,21 +70,6 @@ def gridfs_rows(output: str) -> dict[str, tuple[int, int, int]]:
             bucket, files, size, orphans = (cell.strip() for cell in line.strip("│").split("│"))
             rows[bucket] = (int(files), int(size), int(orphans))
     return rows
-
-
-def gridfs_file(db: Any, bucket: str, *, uploaded: datetime, data: bytes) -> None:
-    """A GridFS file no document names (an interrupted upload or delete leaves one)."""
-    file_id = ObjectId()
-    db[f"{bucket}.chunks"].insert_one({"files_id": file_id, "n": 0, "data": data})
-    db[f"{bucket}.files"].insert_one(
-        {
-            "_id": file_id,
-            "length": len(data),
-            "chunkSize": 255 * 1024,
-            "uploadDate": uploaded,
-            "filename": "lost",
-        }
-    )
 
 
 def browser_configuration(name: str) -> dict[str, Any]:
@@ -147,9 +132,9 @@ class TestStats:
         db = sync_mongo[cli_db]
         empty = runner.invoke(app, ["stats"])
         long_ago = datetime.now(UTC) - timedelta(days=2)
-        gridfs_file(db, "screenshots", uploaded=long_ago, data=b"12345")
-        gridfs_file(db, "screenshots", uploaded=datetime.now(UTC), data=b"123")  # uploading
-        gridfs_file(db, "reports", uploaded=long_ago, data=b"1234567")
+        add_orphan(db, "screenshots", uploaded=long_ago, data=b"12345")
+        add_orphan(db, "screenshots", uploaded=datetime.now(UTC), data=b"123")  # uploading
+        add_orphan(db, "reports", uploaded=long_ago, data=b"1234567")
 
         result = runner.invoke(app, ["stats"])
 
