@@ -1,8 +1,8 @@
 """Deleting a configuration or environment that cases, suites or runs still reference.
 
 A referenced one is kept (409 naming a few of the referencing resources, with counts) unless the
-client asks `?force=true`, which clears the references and then deletes. Runs have no API yet:
-they are written straight to the database, as a run created by the execution routes would be.
+client asks `?force=true`, which clears the references and then deletes. The runs these tests need
+are written straight to the database, as a run created by the execution routes would be.
 """
 
 from __future__ import annotations
