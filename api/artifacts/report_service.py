@@ -3,7 +3,10 @@
 A report is rendered from the run as it is when asked (finished or still running) and its
 executions, read with one cursor in bounded batches in creation order (`run_id_created_at`: the
 order needs no sort in memory). A run holds at most about 10,000 executions, so its report is
-bounded too; the rendering (CPU work) runs in a worker thread, not on the event loop.
+bounded too; the rendering (CPU work) runs in a worker thread, not on the event loop. An HTML
+report embeds thumbnails of its screenshots (`api.artifacts.thumbnails`, made before rendering)
+and links them under the base URL of the request that asked for it (a stored report keeps the
+base URL it was generated with).
 
 Storage: content up to `Settings.report_inline_bytes` (UTF-8) is the document's `content`; a
 larger one is a file of the GridFS bucket `reports`, named by `content_file_id`. The file is
@@ -27,9 +30,16 @@ from gridfs.errors import NoFile
 
 from api.analytics.schemas import SuiteAnalytics
 from api.analytics.suite import suite_analytics
+from api.artifacts import thumbnails
 from api.artifacts.buckets import Removed
 from api.artifacts.render.common import summary_of
-from api.artifacts.render.html import render_html, render_html_runs, section
+from api.artifacts.render.html import (
+    Screenshots,
+    render_html,
+    render_html_runs,
+    section,
+    shown_screenshots,
+)
 from api.artifacts.render.junit import render_junit, render_junit_runs
 from api.artifacts.report_params import ReportListParams, SuiteReportParams
 from api.artifacts.report_schemas import (
@@ -86,12 +96,16 @@ def render(
     *,
     summary: ReportSummary,
     generated_at: Any,
+    screenshots: Screenshots | None = None,
 ) -> str:
-    """The content of a report (CPU only: no database)."""
+    """The content of a report (CPU only: no database). HTML needs `screenshots`."""
     if report_format is ReportFormat.JUNIT:
         return render_junit(run, executions)
     if report_format is ReportFormat.HTML:
-        return render_html(run, executions, summary=summary, generated_at=generated_at)
+        assert screenshots is not None, "an HTML report needs its screenshots' links"
+        return render_html(
+            run, executions, summary=summary, generated_at=generated_at, screenshots=screenshots
+        )
     return JsonReport(
         generated_at=generated_at,
         run=RunRead.of(run),
@@ -100,16 +114,36 @@ def render(
     ).model_dump_json(indent=2)
 
 
-async def generate_report(*, data: ReportCreate, inline_bytes: int) -> TestReport:
+async def screenshots_of(
+    report_format: ReportFormat, executions: list[TestExecution], *, base_url: str
+) -> Screenshots | None:
+    """For an HTML report, the thumbnails of the screenshots it shows and where they link;
+    None for the other formats (which make none)."""
+    if report_format is not ReportFormat.HTML:
+        return None
+    made = await thumbnails.thumbnails(shown_screenshots(executions))
+    return Screenshots(base_url=base_url, thumbnails=made)
+
+
+async def generate_report(*, data: ReportCreate, inline_bytes: int, base_url: str) -> TestReport:
+    """Render and store a report of the run; an HTML report links its screenshots under
+    `base_url` (the service's, ending in `/`)."""
     run = await TestRun.get(data.run_id)
     if run is None:
         raise InvalidInput.at("body.run_id", f"run {data.run_id} does not exist")
     assert run.id is not None
     executions = [execution async for execution in run_executions(run.id)]
     summary = summary_of(run)
+    screenshots = await screenshots_of(data.format, executions, base_url=base_url)
     generated_at = utcnow()
     content = await asyncio.to_thread(
-        render, data.format, run, executions, summary=summary, generated_at=generated_at
+        render,
+        data.format,
+        run,
+        executions,
+        summary=summary,
+        generated_at=generated_at,
+        screenshots=screenshots,
     )
     encoded = content.encode()
     report = TestReport(
@@ -154,14 +188,18 @@ def render_suite(
     *,
     analytics: SuiteAnalytics,
     generated_at: Any,
+    screenshots: Screenshots | None = None,
 ) -> str:
-    """The content of a suite report (CPU only: no database)."""
+    """The content of a suite report (CPU only: no database). HTML needs `screenshots`."""
     if report_format is ReportFormat.JUNIT:
         return render_junit_runs(suite.name, runs)
     if report_format is ReportFormat.HTML:
+        assert screenshots is not None, "an HTML report needs its screenshots' links"
         sections = [section(run, executions, summary_of(run)) for run, executions in runs]
         title = f"Suite {suite.name}: the latest {len(runs)} runs"
-        return render_html_runs(title, sections, generated_at=generated_at, analytics=analytics)
+        return render_html_runs(
+            title, sections, generated_at=generated_at, screenshots=screenshots, analytics=analytics
+        )
     return SuiteJsonReport(
         generated_at=generated_at,
         suite_id=str(suite.id),
@@ -178,9 +216,11 @@ def render_suite(
     ).model_dump_json(indent=2, by_alias=True)
 
 
-async def suite_report(*, id: PydanticObjectId, params: SuiteReportParams) -> SuiteReport:
+async def suite_report(
+    *, id: PydanticObjectId, params: SuiteReportParams, base_url: str
+) -> SuiteReport:
     """A report of the suite's latest `params.runs` runs (newest first), each with its
-    executions."""
+    executions; an HTML report links its screenshots under `base_url`."""
     suite = await get_or_404(TestSuite, id, label="test suite")
     latest = (
         TestRun.get_pymongo_collection()
@@ -198,8 +238,16 @@ async def suite_report(*, id: PydanticObjectId, params: SuiteReportParams) -> Su
         if params.format is ReportFormat.JUNIT
         else await suite_analytics(suite_id=id, runs=[run for run, _ in runs])
     )
+    shown = [execution for _, executions in runs for execution in executions]
+    screenshots = await screenshots_of(params.format, shown, base_url=base_url)
     content = await asyncio.to_thread(
-        render_suite, params.format, suite, runs, analytics=analytics, generated_at=utcnow()
+        render_suite,
+        params.format,
+        suite,
+        runs,
+        analytics=analytics,
+        generated_at=utcnow(),
+        screenshots=screenshots,
     )
     name = _UNSAFE.sub("-", suite.name).strip("-")[:80].strip("-")
     middle = f"{name}-" if name else ""

@@ -59,11 +59,13 @@ async def create_report(
     JUnit: one `<testcase>` per execution (every attempt, in order), `classname::name` from the
     case's automation key where it has one; importing it through `POST /executions/runs/import`
     makes a run with the same counters (queued, running and cancelled executions are written as
-    skipped). The content is stored in the report when small, else in GridFS; either way it is
-    read at `GET /artifacts/reports/{id}/content`.
+    skipped). HTML: one self-contained page; screenshot thumbnails are embedded in it and link
+    to each screenshot's content URL under the base URL this request used. The content is stored
+    in the report when small, else in GridFS; either way it is read at
+    `GET /artifacts/reports/{id}/content`.
     """
     report = await report_service.generate_report(
-        data=data, inline_bytes=settings.report_inline_bytes
+        data=data, inline_bytes=settings.report_inline_bytes, base_url=str(request.base_url)
     )
     response.headers["Location"] = request.url_for("get_report", id=str(report.id)).path
     return ReportRead.model_validate(report.model_dump(by_alias=True, exclude={"content"}))
@@ -129,11 +131,11 @@ _SUITE_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @suite_reports.get("/{id:item}/report", response_class=Response, responses=_SUITE_REPORT_RESPONSES)
 async def get_suite_report(
-    id: ObjectIdPath, params: Annotated[SuiteReportParams, Query()]
+    id: ObjectIdPath, params: Annotated[SuiteReportParams, Query()], request: Request
 ) -> Response:
     """A report of the suite's latest runs (newest first, `runs` of them), each with its
     executions and their step results: made on each request, not stored."""
-    report = await report_service.suite_report(id=id, params=params)
+    report = await report_service.suite_report(id=id, params=params, base_url=str(request.base_url))
     return Response(
         report.content,
         media_type=MEDIA_TYPES[params.format],

@@ -103,7 +103,9 @@ async def _build(uri: str, db_name: str) -> Fixture:
         await logs(recent, 1)
         await logs(old_running, 1)
         report = await report_service.generate_report(
-            data=ReportCreate(run_id=old, format=ReportFormat.JUNIT), inline_bytes=1
+            data=ReportCreate(run_id=old, format=ReportFormat.JUNIT),
+            inline_bytes=1,
+            base_url="http://testserver/",
         )
         assert report.content_file_id is not None
 

@@ -1,19 +1,21 @@
 """A run as one self-contained HTML page (inline CSS, no scripts, no external assets).
 
 Rendered by Jinja2 with autoescaping: every name, message and stack is shown as text, whatever
-characters it holds. Screenshot thumbnails load from the service's content URL
-(`/api/v1/artifacts/screenshots/{id}/content`), so the page shows them while the service is
-reachable, and links to them.
+characters it holds. Screenshot thumbnails are embedded as `data:` URIs
+(`api.artifacts.thumbnails`), so the page shows them offline and without an API key; each links
+to the screenshot's absolute content URL, built from the base URL of the request that made the
+report. A screenshot without a thumbnail (gone, undecodable, past the cap) is that link only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
+from bson import ObjectId
 from jinja2 import Environment, FileSystemLoader, Template, select_autoescape
 
 from api.analytics.schemas import SuiteAnalytics
@@ -21,8 +23,23 @@ from documents.artifacts import ReportSummary
 from documents.executions import TestExecution, TestRun
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
-SCREENSHOT_CONTENT = "/api/v1/artifacts/screenshots/{id}/content"
-"""Where a screenshot's bytes are served."""
+SCREENSHOT_CONTENT = "api/v1/artifacts/screenshots/{id}/content"
+"""Where a screenshot's bytes are served, relative to the service's base URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class Screenshots:
+    """How the page shows screenshots: links under `base_url` (the service's, ending in `/`),
+    and the thumbnails made (`data:` URIs by screenshot id)."""
+
+    base_url: str
+    thumbnails: Mapping[ObjectId, str]
+
+    def url(self, id: ObjectId) -> str:
+        return self.base_url + SCREENSHOT_CONTENT.format(id=id)
+
+    def thumbnail(self, id: ObjectId) -> str | None:
+        return self.thumbnails.get(id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +62,6 @@ def _template() -> Template:
     )
     environment.filters["moment"] = _moment
     environment.filters["percent"] = _percent
-    environment.filters["screenshot"] = lambda id: SCREENSHOT_CONTENT.format(id=id)
     return environment.get_template("report.html.j2")
 
 
@@ -98,11 +114,16 @@ def render_html_runs(
     sections: Sequence[RunSection],
     *,
     generated_at: datetime,
+    screenshots: Screenshots,
     analytics: SuiteAnalytics | None = None,
 ) -> str:
     """A page of several runs (a suite's recent runs, newest first, after their figures)."""
     return _template().render(
-        title=title, sections=sections, generated_at=generated_at, analytics=analytics
+        title=title,
+        sections=sections,
+        generated_at=generated_at,
+        screenshots=screenshots,
+        analytics=analytics,
     )
 
 
@@ -112,7 +133,16 @@ def render_html(
     *,
     summary: ReportSummary,
     generated_at: datetime,
+    screenshots: Screenshots,
 ) -> str:
     """One run's page."""
     title = f"Run {run.name}: {run.status.value}"
-    return render_html_runs(title, [section(run, executions, summary)], generated_at=generated_at)
+    sections = [section(run, executions, summary)]
+    return render_html_runs(title, sections, generated_at=generated_at, screenshots=screenshots)
+
+
+def shown_screenshots(executions: Sequence[TestExecution]) -> list[ObjectId]:
+    """The ids of the screenshots the page shows, in its order (repeats included)."""
+    return [
+        id for execution in executions for step in execution.steps for id in step.screenshot_ids
+    ]

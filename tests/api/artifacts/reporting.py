@@ -3,6 +3,7 @@ HTTP, for the report tests."""
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -85,3 +86,45 @@ async def content(client: httpx.AsyncClient, report_id: str) -> httpx.Response:
     response = await client.get(f"{REPORTS}/{report_id}/content")
     assert response.status_code == 200, response.text
     return response
+
+
+class _Page(HTMLParser):
+    """What an HTML page links and loads: each `<a href>` with the `src` of the `<img>` inside
+    it (None for a link without one), and every URL the browser would fetch to show it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: dict[str, str | None] = {}
+        self.loads: list[str] = []
+        self._href: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {name: value or "" for name, value in attrs}
+        if tag == "a":
+            self._href = found["href"]
+            self.links[self._href] = None
+        if "src" in found:
+            self.loads.append(found["src"])
+            if tag == "img" and self._href is not None:
+                self.links[self._href] = found["src"]
+        if tag == "link":
+            self.loads.append(found.get("href", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._href = None
+
+
+def screenshot_links(page: str) -> dict[str, str | None]:
+    """Each link of the page, with its thumbnail's `src` (None: a link only); asserts that the
+    page loads nothing but `data:` URIs (no scripts, styles or images from anywhere)."""
+    parsed = _Page()
+    parsed.feed(page)
+    assert all(url.startswith("data:image/") for url in parsed.loads), parsed.loads
+    assert "<script" not in page
+    assert "url(" not in page  # no CSS loads either
+    # Every absolute URL in the page is one of its links.
+    assert page.count("http://") + page.count("https://") == len(
+        [href for href in parsed.links if href.startswith(("http://", "https://"))]
+    )
+    return parsed.links
