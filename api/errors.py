@@ -239,12 +239,16 @@ class DatabaseUnavailable(ServiceUnavailable):
         elif isinstance(exc, ExecutionTimeout):
             detail = "the database did not finish in time: retry in a few seconds"
         else:
-            detail = "the connection to the database failed during this request: retry shortly"
+            detail = "the connection to the database failed during this request"
             if method in WRITE_METHODS:
                 detail += (
-                    "; its write may or may not have been applied: read before retrying, or "
-                    "retry with the same Idempotency-Key"
+                    ", so its write may or may not have been applied: read the resource (or the "
+                    "list) to see whether it was, and send the write again only if it was not, "
+                    "with a new Idempotency-Key (the same key answers 409 "
+                    "/problems/idempotency-outcome-unknown; it never runs this write again)"
                 )
+            else:
+                detail += ": retry shortly"
         return cls(detail)
 
 
@@ -252,6 +256,26 @@ class SchemaNotMigrated(ServiceUnavailable):
     """The database's schema is not the one this service needs: writes wait for migrations."""
 
     slug = "schema-not-migrated"
+
+
+def nothing_written(exc: Exception) -> bool:
+    """Whether a request that failed with `exc` is known to have written nothing: its answer is a
+    4xx (refused input or state, a write the database refused) or a 503 for a database the write
+    never reached. Anything else (a connection that broke mid-write, a timeout, an unexpected
+    error) leaves what it wrote unknown."""
+    if isinstance(exc, ServerSelectionTimeoutError | SchemaNotMigrated | DocumentTooLarge):
+        return True
+    if isinstance(exc, ProblemError):
+        return exc.status < HTTPStatus.INTERNAL_SERVER_ERROR
+    if isinstance(exc, RequestValidationError):
+        return True
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
+    if isinstance(exc, DuplicateKeyError):
+        return True  # answered 409: the database refused the write
+    if isinstance(exc, OperationFailure):
+        return exc.code in TOO_LARGE_CODES  # answered 413: refused; any other is a 500
+    return False
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:

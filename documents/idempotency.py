@@ -28,8 +28,9 @@ class IdempotencyRecord(Document):
     """A claimed key. `_id` is a SHA-256 of the key, so keys of any length fit and none is stored.
 
     While `in_progress`, the claim belongs to `owner` until `locked_until` (a lease its request
-    renews while it runs), so a crashed owner's key can be taken over by a retry of the same
-    request. `expires_at` ends the record's life: the TTL index removes it, and a record past it is
+    renews while it runs). Past its lease, a pending claim is a request whose outcome is unknown
+    (abandoned mid-write, or its server died): the key is never run again, only told so until it
+    expires. `expires_at` ends the record's life: the TTL index removes it, and a record past it is
     treated as absent even before the TTL monitor runs.
     """
 

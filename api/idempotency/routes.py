@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from pymongo.errors import DocumentTooLarge, PyMongoError
 
 from api.auth.guard import authorize, declared_guard
-from api.errors import InvalidInput, problem_responses
+from api.errors import InvalidInput, nothing_written, problem_responses
 from api.idempotency import service as idempotency_service
 from api.idempotency.service import Claim, Replay
 from documents.idempotency import StoredResponse
@@ -49,8 +49,13 @@ def idempotency_key_header(
             description="Makes a retry safe: the same key with the same request (method, path, "
             "query and body) within 24 h answers the first 2xx response again, with "
             f"`{REPLAYED_HEADER}: true`, without writing again. The same key with a different "
-            "request is a 422; while the first request runs, 409 with `Retry-After`. A failed "
-            "request (not 2xx) does not keep the key. Up to 255 visible ASCII characters, e.g. "
+            "request is a 422; while the first request runs, 409 "
+            "(`/problems/idempotency-key-in-use`) with `Retry-After`. A request known to have "
+            "written nothing (a 4xx, or a 503 saying its write was not sent) does not keep the "
+            "key. One whose outcome is unknown (its database connection broke mid-write, or it "
+            "was interrupted) is never run again under the key: a retry gets 409 "
+            "`/problems/idempotency-outcome-unknown`; read the resource to see whether it was "
+            "applied, and use a new key if it was not. Up to 255 visible ASCII characters, e.g. "
             "a UUID.",
             examples=["5f1d7a9e-2c43-4b8e-9a1f-0c6e2d7b3a54"],
         ),
@@ -60,6 +65,12 @@ def idempotency_key_header(
 
 
 _IDEMPOTENCY_RESPONSES: dict[int | str, dict[str, Any]] = problem_responses(409, 422)
+_IDEMPOTENCY_RESPONSES[409]["description"] = (
+    "With an Idempotency-Key: its first request is still running "
+    "(`/problems/idempotency-key-in-use`, with `Retry-After`), or ended without a known outcome "
+    "(`/problems/idempotency-outcome-unknown`: read the resource, and use a new key if the first "
+    "request was not applied)"
+)
 _IDEMPOTENCY_RESPONSES[409]["headers"] = {
     "Retry-After": {
         "description": "With an Idempotency-Key whose first request is still running: seconds "
@@ -84,14 +95,20 @@ def _with_idempotency_responses(
     responses: dict[int | str, dict[str, Any]] | None, *, success: int
 ) -> dict[int | str, dict[str, Any]]:
     """The route's documented responses plus the key's 409 (with `Retry-After`) and 422, and the
-    `Idempotent-Replayed` header of its success response."""
+    `Idempotent-Replayed` header of its success response; a route's own description of a status
+    is kept, followed by the key's."""
     merged = dict(responses or {})
     for status, documented in {**_IDEMPOTENCY_RESPONSES, success: _REPLAYED_RESPONSE}.items():
         existing = merged.get(status, {})
         headers = {**documented.get("headers", {}), **existing.get("headers", {})}
+        described = dict.fromkeys(
+            text for text in (existing.get("description"), documented.get("description")) if text
+        )
         merged[status] = {**documented, **existing}
         if headers:
             merged[status]["headers"] = headers
+        if described:
+            merged[status]["description"] = ". ".join(described)
     return merged
 
 
@@ -160,24 +177,34 @@ async def _settle(claim: Claim, response: Response) -> None:
     """Store a 2xx response for replays, or release the key so a retry runs again.
 
     The request's work is done either way, so a database error here is logged, not reported: a
-    write must never answer failure for what it committed. An unstored claim lapses with its lease
-    (so does the claim of a response too large to keep: over MongoDB's 16 MiB document limit).
+    write must never answer failure for what it committed. A response too large to keep (over
+    MongoDB's 16 MiB document limit) abandons the claim: a retry is told to read, not run twice.
+    A claim left unsettled lapses with its lease, which a retry reads the same way.
     """
     stored = _storable(response)
     try:
         if stored is None:
             await idempotency_service.release(claim=claim)
-        else:
+            return
+        try:
             await idempotency_service.complete(claim=claim, response=stored)
-    except (PyMongoError, DocumentTooLarge):
+        except DocumentTooLarge:
+            await idempotency_service.abandon(claim=claim)
+    except PyMongoError:
         logger.warning("could not settle an idempotency key", exc_info=True)
 
 
-async def _release_quietly(claim: Claim) -> None:
+async def _end_quietly(claim: Claim, error: Exception) -> None:
+    """Release the key of a request known to have written nothing, so a retry runs again;
+    abandon it otherwise. If the database is down this fails: the lease lapses, which a retry
+    reads as an unknown outcome (never as a free key)."""
     try:
-        await idempotency_service.release(claim=claim)
+        if nothing_written(error):
+            await idempotency_service.release(claim=claim)
+        else:
+            await idempotency_service.abandon(claim=claim)
     except PyMongoError:
-        logger.warning("could not release an idempotency key", exc_info=True)
+        logger.warning("could not end the claim of an idempotency key", exc_info=True)
 
 
 def _idempotent(handler: Handler, route: APIRoute) -> Handler:
@@ -204,11 +231,11 @@ def _idempotent(handler: Handler, route: APIRoute) -> Handler:
         try:
             async with _renewing(outcome):
                 response = await handler(request)
-        except Exception:
-            # Any error answer (a problem, or a database error the API maps to 503) frees the key
-            # for a retry. A cancelled request (BaseException) keeps its claim: whether its write
-            # landed is unknown, so only a retry after the lease has lapsed runs it again.
-            await _release_quietly(outcome)
+        except Exception as error:
+            # A refused request frees the key for a retry; one that may have written (a
+            # connection that broke mid-write) keeps it, as outcome unknown. A cancelled request
+            # (BaseException) keeps its claim as it is: once its lease lapses, the same.
+            await _end_quietly(outcome, error)
             raise
         await _settle(outcome, response)
         return response

@@ -2,9 +2,13 @@
 
 A key is claimed by inserting its record (`_id` = a hash of the key), so of two concurrent requests
 with one key exactly one wins, on every deployment, with no transaction. The winner runs the
-request and then either stores its response (`complete`) or deletes the record (`release`) so a
-retry runs again. While it runs, it renews a lease (`locked_until`): if its process dies, a retry
-of the same request may take the key over once the lease has lapsed.
+request and then either stores its response (`complete`), deletes the record (`release`) when the
+request is known to have written nothing, so a retry runs again, or ends its lease at once
+(`abandon`) when whether it wrote is unknown. While it runs, it renews the lease (`locked_until`).
+
+A pending claim past its lease is a request whose outcome is unknown (abandoned, or its process
+died mid-request): it is never run again under that key, since its write may have landed. A retry
+gets `IdempotencyOutcomeUnknown` until the record's 24 h are over.
 
 Database errors are not translated: they are the caller's to report (the API maps them to 503).
 """
@@ -23,7 +27,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from api.errors import ProblemError
-from documents.base import utcnow
+from documents.base import as_utc, utcnow
 from documents.idempotency import (
     IDEMPOTENCY_KEY_TTL_SECONDS,
     IdempotencyRecord,
@@ -35,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 KEY_TTL = timedelta(seconds=IDEMPOTENCY_KEY_TTL_SECONDS)
 # How long a claim outlives its last renewal. A running request renews it every LEASE / 3, so only
-# a claim whose process is gone (or frozen for a whole lease) can be taken over.
+# a claim whose process is gone (or frozen for a whole lease) lapses: its outcome is unknown.
 LEASE = timedelta(seconds=60)
 RENEW_EVERY = LEASE / 3
 # A key released or expired between our insert and our read is claimed again; a few rounds are
@@ -63,9 +67,24 @@ class IdempotencyKeyInUse(ProblemError):
         return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
+class IdempotencyOutcomeUnknown(ProblemError):
+    """The first request with this key ended without a known outcome: it may have written."""
+
+    status = HTTPStatus.CONFLICT
+    slug = "idempotency-outcome-unknown"
+
+
+OUTCOME_UNKNOWN_DETAIL = (
+    "the first request with this Idempotency-Key ended without a known outcome (its connection "
+    "to the database failed mid-write, or it was interrupted), so it is not run again under this "
+    "key: read the resource (or the list) to see whether it was applied, and if it was not, send "
+    "the request again with a new Idempotency-Key"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The caller holds the key: it must `complete` or `release` it."""
+    """The caller holds the key: it must `complete`, `release` or `abandon` it."""
 
     key_id: str
     owner: str
@@ -116,8 +135,9 @@ def _fresh_record(*, fingerprint: str, method: str, path: str, owner: str) -> di
 async def claim(*, key: str, fingerprint: str, method: str, path: str) -> Claim | Replay:
     """Claim `key` for this request, or say what became of the request that claimed it first.
 
-    Raises `IdempotencyKeyReused` when the key belongs to a different request and
-    `IdempotencyKeyInUse` while the first request is still running.
+    Raises `IdempotencyKeyReused` when the key belongs to a different request,
+    `IdempotencyKeyInUse` while the first request is still running (within its lease), and
+    `IdempotencyOutcomeUnknown` once that request ended without a known outcome (its lease over).
     """
     collection = _collection()
     kid = key_id(key)
@@ -129,23 +149,9 @@ async def claim(*, key: str, fingerprint: str, method: str, path: str) -> Claim 
             return Claim(key_id=kid, owner=owner)
         except DuplicateKeyError:
             pass
-        now = utcnow()
-        # The record is dead if its 24 h are over (the TTL monitor may not have run yet), or if
-        # its owner stopped renewing the lease: then this same request may run in its place.
-        taken = await collection.replace_one(
-            {
-                "_id": kid,
-                "$or": [
-                    {"expires_at": {"$lte": now}},
-                    {
-                        "state": IdempotencyState.IN_PROGRESS,
-                        "locked_until": {"$lte": now},
-                        "request_hash": fingerprint,
-                    },
-                ],
-            },
-            fresh,
-        )
+        # The record is dead only once its 24 h are over (the TTL monitor may not have run yet).
+        # A lapsed lease does not free it: that request's write may have landed.
+        taken = await collection.replace_one({"_id": kid, "expires_at": {"$lte": utcnow()}}, fresh)
         if taken.matched_count:
             return Claim(key_id=kid, owner=owner)
         raw = await collection.find_one({"_id": kid})
@@ -161,6 +167,11 @@ async def claim(*, key: str, fingerprint: str, method: str, path: str) -> Claim 
             )
         if existing.state == IdempotencyState.DONE and existing.response is not None:
             return Replay(response=existing.response)
+        if (
+            existing.state == IdempotencyState.IN_PROGRESS
+            and as_utc(existing.locked_until) <= utcnow()
+        ):
+            raise IdempotencyOutcomeUnknown(OUTCOME_UNKNOWN_DETAIL)
         break
     raise IdempotencyKeyInUse(
         "a request with this Idempotency-Key is still being processed; retry shortly"
@@ -188,10 +199,19 @@ async def complete(*, claim: Claim, response: StoredResponse) -> None:
         },
     )
     if result.matched_count == 0:
-        # Only when the lease lapsed and a retry took the key over: that retry's answer is kept.
+        # Only when the record outlived its 24 h and a new request took the key over.
         logger.warning("idempotency key %s was taken over before its response was stored", claim)
 
 
 async def release(*, claim: Claim) -> None:
     """Forget the claim, so a retry with the same key runs the request again."""
     await _collection().delete_one({"_id": claim.key_id, "owner": claim.owner})
+
+
+async def abandon(*, claim: Claim) -> None:
+    """End the claim's lease now: its request's outcome is unknown (it may have written), so a
+    retry with the key is told so instead of running again."""
+    await _collection().update_one(
+        {"_id": claim.key_id, "owner": claim.owner, "state": IdempotencyState.IN_PROGRESS},
+        {"$set": {"locked_until": utcnow()}},
+    )

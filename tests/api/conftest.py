@@ -64,15 +64,21 @@ def engine() -> Iterator[EmbeddedEngine]:
 
 @asynccontextmanager
 async def on_engine(
-    engine: EmbeddedEngine, db_name: str, *, auth: str
+    engine: EmbeddedEngine,
+    db_name: str,
+    *,
+    auth: str,
+    via: str | None = None,
+    selection_timeout_ms: int = 100,  # the engine is stopped: fail fast
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app on `engine` (database `db_name`, migrated) with `JBTS_AUTH=auth`,
-    whose requests fail fast once the test stops the engine."""
+    whose requests fail fast once the test stops the engine. With `via` (a URI, e.g. of a proxy
+    to the engine), the app reaches the engine there."""
     settings = Settings.model_validate(
         {
-            "mongodb_uri": engine.info.uri,
+            "mongodb_uri": via or engine.info.uri,
             "mongodb_db": db_name,
-            "JBTS_SERVER_SELECTION_TIMEOUT_MS": 100,  # the engine is stopped: fail fast
+            "JBTS_SERVER_SELECTION_TIMEOUT_MS": selection_timeout_ms,
             "JBTS_AUTH": auth,
         }
     )

@@ -11,6 +11,7 @@ comes back with its data), whatever `MONGODB_URI` says: they are about the servi
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,6 +29,7 @@ from api.errors import DATABASE_UNAVAILABLE_LOG
 from api.main import create_app
 from api.server import install_burst_filter, remove_burst_filter
 from api.settings import AuthMode, Settings
+from tests.api.conftest import on_engine
 from tests.api.helpers import BROWSERS, assert_problem, browser_body, served
 
 READY_BOUND = 120.0
@@ -159,6 +161,146 @@ class TestDatabaseDown:
         again = await outage_client.post(BROWSERS, json=browser_body("Firefox"))
         assert again.status_code == 201, again.text
 
+    async def test_a_keyed_write_that_was_not_sent_frees_its_key(
+        self, outage: Outage, outage_client: httpx.AsyncClient
+    ) -> None:
+        keyed = {"Idempotency-Key": "not-sent-1"}
+        outage.stop()
+        refused = await outage_client.post(BROWSERS, json=browser_body("Chrome"), headers=keyed)
+        detail = _assert_unavailable(refused, port=outage.port)["detail"]
+        assert "was not sent" in detail or "nothing was written" in detail
+
+        outage.restart()
+        await _wait_ready(outage_client)
+        retry = await outage_client.post(BROWSERS, json=browser_body("Chrome"), headers=keyed)
+
+        assert retry.status_code == 201, retry.text
+        assert "Idempotent-Replayed" not in retry.headers
+        assert (await outage_client.get(BROWSERS)).json()["total"] == 1
+
+
+TESTS = "/api/v1/tests"
+
+
+async def _read_message(reader: asyncio.StreamReader) -> bytes:
+    """One wire-protocol message: its little-endian int32 length (which counts itself), the rest."""
+    head = await reader.readexactly(4)
+    return head + await reader.readexactly(int.from_bytes(head, "little") - 4)
+
+
+class WriteCutter:
+    """A TCP proxy to an engine that breaks the app's connection mid-write, as a network failing
+    after the database committed: the first message holding every one of `markers` reaches the
+    engine, which applies it; its reply is dropped and that connection closed."""
+
+    def __init__(self, engine_uri: str, *markers: bytes) -> None:
+        self.host, port = engine_uri.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+        self.port = int(port)
+        self.markers = markers
+        self.cut = False
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> str:
+        """Listen; returns the URI the app connects to."""
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server.close_clients()
+            await self._server.wait_closed()
+
+    async def _relay(self, app_in: asyncio.StreamReader, app_out: asyncio.StreamWriter) -> None:
+        engine_in, engine_out = await asyncio.open_connection(self.host, self.port)
+        cutting = False
+
+        async def to_engine() -> None:
+            nonlocal cutting
+            while True:
+                message = await _read_message(app_in)
+                if not self.cut and all(marker in message for marker in self.markers):
+                    self.cut = cutting = True
+                engine_out.write(message)
+                await engine_out.drain()
+
+        async def to_app() -> None:
+            while True:
+                message = await _read_message(engine_in)
+                if cutting:
+                    return  # the reply to the write: never relayed
+                app_out.write(message)
+                await app_out.drain()
+
+        pumps = [asyncio.ensure_future(to_engine()), asyncio.ensure_future(to_app())]
+        try:
+            await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+            for writer in (app_out, engine_out):
+                writer.close()
+
+
+@pytest.fixture
+async def cut_client(
+    engine: EmbeddedEngine,
+) -> AsyncIterator[tuple[httpx.AsyncClient, WriteCutter]]:
+    """A client of an app that reaches `engine` through a `WriteCutter` of its first insert of a
+    test case. Selection waits long enough for the driver to see the engine again after the cut."""
+    cutter = WriteCutter(engine.info.uri, b"\x02insert\x00", b"test_cases\x00")
+    via = await cutter.start()
+    try:
+        async with on_engine(
+            engine, "jbts_cut", auth="off", via=via, selection_timeout_ms=30_000
+        ) as http:
+            yield http, cutter
+    finally:
+        await cutter.close()
+
+
+class TestAConnectionBrokenMidWrite:
+    async def test_is_a_503_that_never_advises_a_duplicate(
+        self, cut_client: tuple[httpx.AsyncClient, WriteCutter]
+    ) -> None:
+        client, cutter = cut_client
+
+        response = await client.post(TESTS, json={"name": "Login"})
+
+        assert cutter.cut
+        body = assert_problem(response, 503)
+        assert body["type"] == "/problems/database-unavailable"
+        assert "may or may not have been applied" in body["detail"]
+        assert "read the resource" in body["detail"]
+        assert "new Idempotency-Key" in body["detail"]
+        assert "retry with the same" not in body["detail"]
+
+    async def test_keeps_its_key_as_outcome_unknown_and_never_writes_twice(
+        self, cut_client: tuple[httpx.AsyncClient, WriteCutter]
+    ) -> None:
+        client, cutter = cut_client
+        keyed = {"Idempotency-Key": "cut-mid-write"}
+
+        first = await client.post(TESTS, json={"name": "Login"}, headers=keyed)
+        assert cutter.cut
+        assert_problem(first, 503)
+        retries = [
+            await client.post(TESTS, json={"name": "Login"}, headers=keyed) for _ in range(2)
+        ]
+        other = await client.post(TESTS, json={"name": "Logout"}, headers=keyed)
+
+        for retry in retries:
+            body = assert_problem(retry, 409)
+            assert body["type"] == "/problems/idempotency-outcome-unknown"
+            assert "retry-after" not in retry.headers
+        assert assert_problem(other, 422)["type"] == "/problems/idempotency-key-reused"
+        # The write was applied once (the engine committed it before the cut); the client reads
+        # that, as the 409 says, instead of writing it again.
+        listed = (await client.get(TESTS)).json()
+        assert [item["name"] for item in listed["items"]] == ["Login"]
+
 
 @pytest.fixture
 async def unmigrated(
@@ -220,6 +362,24 @@ class TestUnmigratedDatabase:
         body = assert_problem(response, 503)
         assert body["ready"] is False
         assert "jbts migrate up" in body["detail"]
+
+    async def test_a_keyed_write_refused_for_the_schema_frees_its_key(
+        self, unmigrated: tuple[httpx.AsyncClient, str], mongo: AsyncMongoClient[Any]
+    ) -> None:
+        client, db_name = unmigrated
+        keyed = {"Idempotency-Key": "before-migration"}
+        refused = await client.post(BROWSERS, json=browser_body("Chrome"), headers=keyed)
+        assert assert_problem(refused, 503)["type"] == "/problems/schema-not-migrated"
+
+        await migrations.up(mongo[db_name])
+        await _wait_ready(client)
+        retry = await client.post(BROWSERS, json=browser_body("Chrome"), headers=keyed)
+
+        assert retry.status_code == 201, retry.text
+        assert "Idempotent-Replayed" not in retry.headers
+        replay = await client.post(BROWSERS, json=browser_body("Chrome"), headers=keyed)
+        assert replay.headers["Idempotent-Replayed"] == "true"
+        assert await mongo[db_name]["browser_configurations"].count_documents({}) == 1
 
     async def test_writes_are_accepted_once_migrated(
         self, unmigrated: tuple[httpx.AsyncClient, str], mongo: AsyncMongoClient[Any]

@@ -291,9 +291,9 @@ class TestResponsesTooLargeToKeep:
         assert response.status_code == 201, response.text[:200]
         assert len(response.content) > 16 * MIB
         assert await count(db, CASES) == 2
-        # The key stays claimed until its lease lapses: a retry is told to wait, not run twice.
+        # The key is kept without a response to replay: a retry is told to read, not run twice.
         retry = await post(client, f"{TESTS}/{case_id}/clone", {})
-        assert assert_problem(retry, 409)["type"] == "/problems/idempotency-key-in-use"
+        assert assert_problem(retry, 409)["type"] == "/problems/idempotency-outcome-unknown"
         assert await count(db, CASES) == 2
 
 
@@ -364,17 +364,26 @@ class TestClaims:
         assert response.headers["retry-after"] == "1"
         assert await count(db, CASES) == 0
 
-    async def test_a_lapsed_claim_of_the_same_request_is_taken_over(
+    async def test_a_lapsed_claim_of_the_same_request_is_an_unknown_outcome_never_run_again(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
     ) -> None:
+        # As a server that died mid-request leaves its claim: pending, its lease over.
         content = raw_body({"name": "Login"})
         await insert_record(db, path=TESTS, content=content, locked_for=-timedelta(seconds=1))
+        [before] = [doc async for doc in db[KEYS].find()]
 
-        response = await post_raw(client, TESTS, content)
+        for _ in range(2):
+            response = await post_raw(client, TESTS, content)
 
-        assert response.status_code == 201, response.text
-        assert await count(db, CASES) == 1
-        assert_replay_of(await post_raw(client, TESTS, content), response)
+            body = assert_problem(response, 409)
+            assert body["type"] == "/problems/idempotency-outcome-unknown"
+            assert "read the resource" in body["detail"]
+            assert "new Idempotency-Key" in body["detail"]
+            assert "retry-after" not in response.headers
+        assert await count(db, CASES) == 0
+        assert [doc async for doc in db[KEYS].find()] == [before]  # kept until its 24 h end
+        fresh = await post(client, TESTS, {"name": "Login"}, key="a-new-key")
+        assert fresh.status_code == 201, fresh.text
 
     async def test_a_lapsed_claim_of_another_request_still_refuses_the_key(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
@@ -474,6 +483,9 @@ class TestOpenAPI:
             assert string["maxLength"] == 255, path
             assert "409" in operation["responses"], path
             assert "Retry-After" in operation["responses"]["409"]["headers"], path
+            for slug in ("idempotency-key-in-use", "idempotency-outcome-unknown"):
+                assert slug in operation["responses"]["409"]["description"], path
+                assert slug in key["description"], path
             assert "422" in operation["responses"], path
             # The route's own status: the lowest 2xx it documents.
             success = min(s for s in operation["responses"] if s.startswith("2"))
