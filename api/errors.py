@@ -28,6 +28,8 @@ from pymongo.errors import (
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.database import writes
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
 
@@ -232,7 +234,12 @@ class DatabaseUnavailable(ServiceUnavailable):
     @classmethod
     def of(cls, exc: PyMongoError, *, method: str = "GET") -> DatabaseUnavailable:
         """The problem for a driver error, saying truthfully what became of a write."""
-        if isinstance(exc, ServerSelectionTimeoutError):
+        if isinstance(exc, ServerSelectionTimeoutError) and writes.sent_any():
+            detail = (
+                "the database became unavailable after this request had sent part of its "
+                "writes; what was applied is unknown: read before sending the request again"
+            )
+        elif isinstance(exc, ServerSelectionTimeoutError):
             detail = "the database is not available: retry in a few seconds"
             if method in WRITE_METHODS:
                 detail += " (the write that needed it was not sent)"
@@ -263,7 +270,10 @@ def nothing_written(exc: Exception) -> bool:
     4xx (refused input or state, a write the database refused) or a 503 for a database the write
     never reached. Anything else (a connection that broke mid-write, a timeout, an unexpected
     error) leaves what it wrote unknown."""
-    if isinstance(exc, ServerSelectionTimeoutError | SchemaNotMigrated | DocumentTooLarge):
+    if isinstance(exc, ServerSelectionTimeoutError):
+        # The failed operation was not sent; an earlier write of the same request may have been.
+        return not writes.sent_any()
+    if isinstance(exc, SchemaNotMigrated | DocumentTooLarge):
         return True
     if isinstance(exc, ProblemError):
         return exc.status < HTTPStatus.INTERNAL_SERVER_ERROR

@@ -19,6 +19,7 @@ from api.auth.guard import document_security, install_auth, unscoped_routes
 from api.auth.router import router as keys_router
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
+from api.database.writes import TrackWrites
 from api.docs import install_docs
 from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
@@ -82,6 +83,7 @@ def create_app(
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(SchemaGate, prefix=API_PREFIX)
+    app.add_middleware(TrackWrites)
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(configurations_router)
     api.include_router(tests_router)

@@ -15,6 +15,7 @@ from pymongo.monitoring import CommandListener
 
 from api.database import migrations
 from api.database.capabilities import Capabilities, probe
+from api.database.writes import WriteListener
 from documents import ALL_DOCUMENTS
 
 SCHEMA_RECHECK_SECONDS = 5.0
@@ -41,7 +42,9 @@ def open_client(
       engine can take tens of seconds to answer while it works, so this is generous.
     - No socket or operation timeout: an operation that was sent is waited for, never abandoned.
 
-    `command_listeners` see every command the client sends (`jbts bench` counts round trips).
+    `command_listeners` see every command the client sends (`jbts bench` counts round trips);
+    `WriteListener` is always there: it counts the writes each request sends
+    (`api.database.writes`).
     """
     # tz_aware: BSON dates come back as aware UTC datetimes, so the API never emits naive times.
     return AsyncMongoClient(
@@ -50,7 +53,7 @@ def open_client(
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=connect_timeout_ms,
         appname="jbtestsuite-data",
-        event_listeners=list(command_listeners),
+        event_listeners=[WriteListener(), *command_listeners],
     )
 
 
