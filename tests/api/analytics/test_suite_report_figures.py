@@ -374,3 +374,36 @@ class TestHowManyRuns:
         assert figures["runs"] == 20
         assert [run["run_id"] for run in figures["trend"]] == created[:0:-1]
         assert all(run["pass_rate"] is None for run in figures["trend"])  # all still queued
+
+
+async def test_a_run_opened_with_the_oldest_but_left_out_is_not_in_the_figures(
+    client: httpx.AsyncClient, db: AsyncDatabase[Any]
+) -> None:
+    """Two runs opened in the same millisecond, one report run: the figures are the listed
+    run's only, though the other is in the window of time it spans."""
+    failing: dict[str, Result | str] = {"log in": Result("F", durations=(900,), message=TIMEOUT)}
+    passing: dict[str, Result | str] = {"log in": Result("P", durations=(300,))}
+    written = await write_history(
+        client,
+        db,
+        [
+            RunSpec(at=T0, results=failing, suite="web"),
+            RunSpec(at=T0, results=passing, suite="web"),
+        ],
+        suites={"web": ["log in"]},
+    )
+
+    figures = await analytics(client, written.suites["web"]["id"], runs=1)
+
+    # Ties on the opening go to the later id: the passing run, created second.
+    listed = trend(written, 0, "passed", 1.0, 300, passed=1) | {"run_id": written.runs[1]}
+    assert figures["trend"] == [listed]
+    assert figures["durations"] == {
+        "runs": {"p50": 300, "p95": 300, "max": 300},
+        "executions": {"p50": 300, "p95": 300, "max": 300},
+    }
+    assert figures["failures"] == {"items": [], "total": 0, "failures": 0}
+    assert figures["flaky"]["items"] == []
+    assert [(item["executions"], item["max_ms"]) for item in figures["slowest"]["items"]] == [
+        (1, 300)
+    ]
