@@ -76,6 +76,8 @@ def executions_stage(filters: AnalyticsFilters, *, now: datetime | None = None) 
         match["test_case.tags"] = {"$in": sorted(set(filters.tags))}
     match["run.created_at"] = {"$gte": start, "$lt": end}
     match.update(_run_filters(filters, prefix="run."))
+    if filters.excluded_runs:
+        match["run_id"] = {"$nin": list(filters.excluded_runs)}
     return FirstStage("test_executions", match, index)
 
 
@@ -110,6 +112,8 @@ def runs_stage(filters: AnalyticsFilters, *, now: datetime | None = None) -> Fir
         match[leading] = filters_on_runs.pop(leading)
     match["created_at"] = {"$gte": start, "$lt": end}
     match.update(filters_on_runs)
+    if filters.excluded_runs:
+        match["_id"] = {"$nin": list(filters.excluded_runs)}
     return FirstStage("test_runs", match, index)
 
 

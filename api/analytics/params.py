@@ -9,7 +9,8 @@ from functools import cache
 from typing import Annotated, Self
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from bson import ObjectId
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from api.analytics.schemas import FailureSort, FailureStatus, SlowBy, SlowMetric
 from api.executions.schemas import Branch
@@ -83,6 +84,21 @@ class AnalyticsFilters(WindowFilters):
     imported)."""
 
     test_case_id: ObjectIdInput | None = Field(default=None, description="This case only.")
+
+    # Not a parameter: runs a window of time cannot leave out (`excluding`).
+    _excluded_runs: tuple[ObjectId, ...] = PrivateAttr(default=())
+
+    @property
+    def excluded_runs(self) -> tuple[ObjectId, ...]:
+        """Runs of the window whose executions the figures leave out."""
+        return self._excluded_runs
+
+    def excluding(self, run_ids: tuple[ObjectId, ...]) -> Self:
+        """These filters, leaving out these runs (a suite report's latest runs span a window
+        that may hold other runs opened in the same millisecond as the oldest of them)."""
+        copy = self.model_copy()
+        copy._excluded_runs = run_ids
+        return copy
 
 
 class FailuresParams(AnalyticsFilters):

@@ -1,7 +1,9 @@
 """A suite's figures over its latest runs, for `GET /suites/{id}/report`.
 
 The window is the one those runs span (from the oldest one's opening to just after the newest
-one's), with the suite as filter: the executions it selects are exactly those runs'. Within it:
+one's), with the suite as filter, leaving out the suite's other runs opened in the same
+millisecond as the oldest (the report's limit may fall between them): the executions it selects
+are exactly those runs'. Within it:
 
 - the trend: per run (newest first), its pass rate by the latest attempt of each case, and its
   counted outcomes and duration;
@@ -21,6 +23,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from beanie import PydanticObjectId
+from bson import ObjectId
 
 from api.analytics.failures import failure_groups
 from api.analytics.flaky import flaky_cases
@@ -50,21 +53,39 @@ FLAKY_HISTORY = 2
 """The runs of history a case needs to be listed as flaky in a suite report."""
 
 
-def window_of(suite_id: PydanticObjectId, runs: Sequence[TestRun]) -> AnalyticsFilters:
-    """The suite's filters over the window its runs span (not bounded to 366 days)."""
+def window_of(
+    suite_id: PydanticObjectId, runs: Sequence[TestRun], *, left_out: tuple[ObjectId, ...] = ()
+) -> AnalyticsFilters:
+    """The suite's filters over the window its runs span (not bounded to 366 days), without
+    the runs `left_out`."""
     opened = [run.created_at for run in runs]
     return AnalyticsFilters.model_construct(
         suite_id=suite_id,
         from_=min(opened),
         to=max(opened) + timedelta(milliseconds=1),
+    ).excluding(left_out)
+
+
+async def _left_out(suite_id: PydanticObjectId, runs: Sequence[TestRun]) -> tuple[ObjectId, ...]:
+    """The suite's runs opened in the same millisecond as the oldest of `runs` but not among
+    them: in the window of time, yet not in the report."""
+    oldest = min(run.created_at for run in runs)
+    cursor = (
+        TestRun.get_pymongo_collection()
+        .find(
+            {"suite_id": suite_id, "created_at": oldest, "_id": {"$nin": [run.id for run in runs]}},
+            {"_id": 1},
+        )
+        .hint("suite_id_created_at")
     )
+    return tuple([document["_id"] async for document in cursor])
 
 
 async def suite_analytics(*, suite_id: PydanticObjectId, runs: Sequence[TestRun]) -> SuiteAnalytics:
     """The suite's figures over `runs` (its latest, newest first)."""
     if not runs:
         return SuiteAnalytics.empty()
-    filters = window_of(suite_id, runs)
+    filters = window_of(suite_id, runs, left_out=await _left_out(suite_id, runs))
     trend, durations, flaky, slowest, failures = await asyncio.gather(
         _trend(filters, runs),
         _durations(filters),

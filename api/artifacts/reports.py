@@ -9,6 +9,7 @@ from api.artifacts import report_service
 from api.artifacts.report_params import ReportListParams, SuiteReportParams
 from api.artifacts.report_schemas import (
     MEDIA_TYPES,
+    SUITE_REPORT_EXAMPLE,
     JsonReport,
     ReportCreate,
     ReportRead,
@@ -117,13 +118,57 @@ suite_reports = APIRouter(
     responses=problem_responses(422),
 )
 
+_SUITE_JUNIT_EXAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="Smoke" tests="2" failures="1" errors="0" skipped="0" time="14.000">
+  <testsuite name="nightly 412" timestamp="2026-03-03T09:00:00+00:00" tests="2" failures="1" \
+errors="0" skipped="0" time="14.000">
+    <properties>
+      <property name="branch" value="main" />
+      <property name="run_id" value="6650f1c2a7b4e3d2c1b0a990" />
+    </properties>
+    <testcase classname="auth.LoginTest" name="test_login" time="9.800">
+      <failure message="Timeout 30000ms exceeded waiting for #submit">Timeout 30000ms exceeded \
+waiting for #submit</failure>
+    </testcase>
+    <testcase classname="auth.LoginTest" name="test_login" time="4.200">
+      <properties>
+        <property name="attempt" value="2" />
+      </properties>
+    </testcase>
+  </testsuite>
+</testsuites>
+"""
+_SUITE_HTML_EXAMPLE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Suite Smoke: the latest 1 runs</title>
+<style>...</style>
+</head>
+<body>
+<h2>Pass rate per run</h2> ... <h2>Durations</h2> ... <h2>Flaky cases</h2> ...
+<h2>Slowest cases</h2> ... <h2>Top failures</h2> ...
+<section class="run"><h1>nightly 412 <span class="status passed">passed</span></h1> ...</section>
+</body>
+</html>
+"""
 _SUITE_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
-        **_CONTENT_RESPONSES[200],
         "model": SuiteJsonReport,
         "description": "The report: `application/json` (a `SuiteJsonReport`), `application/xml` "
         "(JUnit XML, a `<testsuite>` per run) or `text/html`, as an attachment named "
         "`suite-<name>-<suite id>.<ext>`.",
+        "headers": {
+            "Content-Disposition": {
+                "description": 'attachment; filename="suite-<name>-<suite id>.<json|xml|html>"',
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {
+            "application/json": {"example": SUITE_REPORT_EXAMPLE},
+            "application/xml": {**_TEXT, "example": _SUITE_JUNIT_EXAMPLE},
+            "text/html": {**_TEXT, "example": _SUITE_HTML_EXAMPLE},
+        },
     },
     **problem_responses(404),
 }

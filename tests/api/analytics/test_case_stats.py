@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.analytics.schemas import CaseStatsRead
 from tests.api.analytics.history import T0, Result, RunSpec, days, write_history
 from tests.api.executions.helpers import TESTS, create_case, run_executions
 from tests.api.helpers import UNKNOWN_ID, assert_problem
@@ -147,3 +149,15 @@ async def test_the_case_is_the_paths_and_bad_parameters_are_problems(
     ):
         assert_problem(await client.get(f"{TESTS}/{case['id']}/stats", params=params), 422)
     assert_problem(await client.get(f"{TESTS}/not-an-id/stats"), 422)
+
+
+def test_the_documented_example_is_a_valid_response(app: FastAPI) -> None:
+    """The examples of the schema `GET /tests/{id}/stats` documents as its 200 response."""
+    spec = app.openapi()
+    content = spec["paths"]["/api/v1/tests/{id}/stats"]["get"]["responses"]["200"]["content"]
+    reference = content["application/json"]["schema"]["$ref"]
+    assert reference == "#/components/schemas/CaseStatsRead"
+    examples = spec["components"]["schemas"]["CaseStatsRead"]["examples"]
+    assert examples
+    for example in examples:
+        CaseStatsRead.model_validate(example)

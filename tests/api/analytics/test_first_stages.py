@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from api.main import create_app
 from api.settings import Settings
 from tests.api.analytics.history import T0, RunSpec, days, write_history
+from tests.api.helpers import create_browser, create_environment
 
 API = "/api/v1"
 ANALYTICS = f"{API}/executions/analytics/"
@@ -84,13 +85,17 @@ async def index_keys(db: AsyncDatabase[Any], collection: str) -> dict[str, list[
 async def test_every_analytics_pipeline_starts_with_an_indexed_match(
     client: httpx.AsyncClient, db: AsyncDatabase[Any], app: FastAPI, recorder: Recorder
 ) -> None:
-    environments = await client.get(f"{API}/configurations/environments")
+    environment = (await create_environment(client, "staging"))["id"]
+    browser = (await create_browser(client, "Chrome"))["id"]
+    configured = {"environment_id": environment, "browser_configuration_id": browser}
     written = await write_history(
         client,
         db,
         [
-            RunSpec(at=T0, results={"log in": "FP", "search": "P"}, suite="web"),
-            RunSpec(at=T0 + days(1), results={"log in": "F", "search": "P"}, suite="web"),
+            RunSpec(at=T0, results={"log in": "FP", "search": "P"}, suite="web", **configured),
+            RunSpec(
+                at=T0 + days(1), results={"log in": "F", "search": "P"}, suite="web", **configured
+            ),
         ],
         suites={"web": ["log in", "search"]},
         tags={"log in": ["smoke"]},
@@ -104,9 +109,9 @@ async def test_every_analytics_pipeline_starts_with_an_indexed_match(
         "tags": {"tags": "smoke"},
         "branch": {"branch": "main"},
         "trigger": {"trigger": "ci,schedule"},
+        "environment": {"environment_id": environment},
+        "browser": {"browser_configuration_id": browser},
     }
-    if environments.status_code == 200 and environments.json()["items"]:
-        filters["environment"] = {"environment_id": environments.json()["items"][0]["id"]}
     paths = analytics_paths(app)
     assert any(path.startswith(ANALYTICS) for path in paths)
     listing: list[tuple[str, str, str, list[str], str]] = []
@@ -135,3 +140,9 @@ async def test_every_analytics_pipeline_starts_with_an_indexed_match(
                 )
     for row in listing:
         print(*row, sep=" | ")
+    listed = {(path, name) for path, name, *_ in listing}
+    for path in paths:
+        if path != OTHER_ROUTES[1]:
+            assert {name for name in filters if (path, name) in listed} == set(filters) - (
+                {"case"} if path == OTHER_ROUTES[0] else set()
+            ), path

@@ -253,6 +253,48 @@ class TestTimeZones:
         assert [day["pass_rate"] for day in paris["trend"]] == [None, 0.5, None]
         assert utc["pass_rate"] == paris["pass_rate"] == 0.5
 
+    async def test_days_keep_their_dates_across_daylight_saving_changes(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
+    ) -> None:
+        """Paris moves from UTC+1 to UTC+2 at 01:00 UTC on 2025-03-30 and back at 01:00 UTC on
+        2025-10-26: a run is on its local day by the offset of its own moment."""
+        at = [
+            datetime(2025, 3, 29, 22, 30, tzinfo=UTC),  # Sat 23:30 +01:00
+            datetime(2025, 3, 29, 23, 30, tzinfo=UTC),  # Sun 00:30 +01:00
+            datetime(2025, 3, 30, 21, 30, tzinfo=UTC),  # Sun 23:30 +02:00
+            datetime(2025, 3, 30, 22, 30, tzinfo=UTC),  # Mon 00:30 +02:00 (23:30 at +01:00)
+            datetime(2025, 10, 25, 21, 30, tzinfo=UTC),  # Sat 23:30 +02:00
+            datetime(2025, 10, 25, 22, 30, tzinfo=UTC),  # Sun 00:30 +02:00
+            datetime(2025, 10, 26, 22, 30, tzinfo=UTC),  # Sun 23:30 +01:00 (Mon 00:30 at +02:00)
+            datetime(2025, 10, 26, 23, 30, tzinfo=UTC),  # Mon 00:30 +01:00
+        ]
+        await write_history(
+            client, db, [RunSpec(at=moment, results={"log in": "P"}) for moment in at]
+        )
+
+        spring = await summary(
+            client, **{"from": "2025-03-29", "to": "2025-04-01", "tz": "Europe/Paris"}
+        )
+        autumn = await summary(
+            client, **{"from": "2025-10-25", "to": "2025-10-28", "tz": "Europe/Paris"}
+        )
+
+        # [Sat 00:00 UTC, Tue 00:00 UTC) is from Saturday 01:00 to Tuesday 02:00 in Paris; in
+        # autumn, from Saturday 02:00 to Tuesday 01:00.
+        assert [(day["date"], day["runs"]) for day in spring["trend"]] == [
+            ("2025-03-29", 1),
+            ("2025-03-30", 2),
+            ("2025-03-31", 1),
+            ("2025-04-01", 0),
+        ]
+        assert [(day["date"], day["runs"]) for day in autumn["trend"]] == [
+            ("2025-10-25", 1),
+            ("2025-10-26", 2),
+            ("2025-10-27", 1),
+            ("2025-10-28", 0),
+        ]
+        assert spring["runs"]["total"] == autumn["runs"]["total"] == 4
+
     async def test_an_unknown_time_zone_is_refused(self, client: httpx.AsyncClient) -> None:
         for tz in ("Mars/Olympus_Mons", "", "../etc/passwd", "x" * 65):
             assert_invalid(await client.get(SUMMARY, params={"tz": tz}), "query.tz")

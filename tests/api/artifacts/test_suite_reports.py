@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 from defusedxml import ElementTree
+from fastapi import FastAPI
 
-from api.artifacts.report_schemas import SuiteJsonReport
+from api.artifacts.report_schemas import MEDIA_TYPES, SUITE_REPORT_EXAMPLE, SuiteJsonReport
 from tests.api.artifacts.reporting import SCRIPT
 from tests.api.executions.helpers import SUITES, create_case, create_run, create_suite
 from tests.api.helpers import assert_invalid, assert_problem
@@ -85,3 +86,29 @@ async def test_an_unknown_suite_or_a_bad_count_is_refused(
     assert_invalid(await client.get(url, params={"runs": 0}), "query.runs")
     assert_invalid(await client.get(url, params={"runs": 51}), "query.runs")
     assert_invalid(await client.get(url, params={"format": "pdf"}), "query.format")
+
+
+def test_the_documented_examples_are_valid_reports(app: FastAPI) -> None:
+    """The 200 response has an example for each media type the route serves."""
+    response = app.openapi()["paths"][f"{SUITES}/{{id}}/report"]["get"]["responses"]["200"]
+    content = response["content"]
+    served = {media_type.split(";")[0] for media_type in MEDIA_TYPES.values()}
+    assert set(content) == served
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/SuiteJsonReport"}
+    assert (
+        content["application/json"]["example"]["suite_name"] == SUITE_REPORT_EXAMPLE["suite_name"]
+    )
+    # FastAPI drops the null fields of every example it publishes (it encodes the document with
+    # `exclude_none`): the example as written is the one validated.
+    body = SuiteJsonReport.model_validate(SUITE_REPORT_EXAMPLE)
+    assert [trend.run_id for trend in body.analytics.trend] == [run.run.id for run in body.runs]
+    extra = SuiteJsonReport.model_config.get("json_schema_extra")
+    assert isinstance(extra, dict)
+    for example in extra["examples"]:  # type: ignore[union-attr]
+        SuiteJsonReport.model_validate(example)
+    root = ElementTree.fromstring(content["application/xml"]["example"].encode())
+    assert root.tag == "testsuites"
+    assert [suite.get("name") for suite in root.findall("testsuite")] == [
+        run.run.name for run in body.runs
+    ]
+    assert content["text/html"]["example"].startswith("<!DOCTYPE html>")
