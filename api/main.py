@@ -20,7 +20,7 @@ from api.auth.router import router as keys_router
 from api.configurations.router import router as configurations_router
 from api.database.connection import Database
 from api.database.writes import TrackWrites
-from api.docs import install_docs
+from api.docs import install_docs, restore_examples
 from api.edge import add_edge_middleware
 from api.errors import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.executions.router import IMPORT_PATH
@@ -133,6 +133,7 @@ def _document_problems_only_as_problem_json(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = default_openapi()
+            restore_examples(schema, app.routes)
             document_security(schema, app.routes)
             for path in schema.get("paths", {}).values():
                 for operation in path.values():

@@ -165,7 +165,12 @@ _SUITE_REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
             }
         },
         "content": {
-            "application/json": {"example": SUITE_REPORT_EXAMPLE},
+            # As the service writes it: every field, nulls included.
+            "application/json": {
+                "example": SuiteJsonReport.model_validate(SUITE_REPORT_EXAMPLE).model_dump(
+                    mode="json", by_alias=True
+                )
+            },
             "application/xml": {**_TEXT, "example": _SUITE_JUNIT_EXAMPLE},
             "text/html": {**_TEXT, "example": _SUITE_HTML_EXAMPLE},
         },

@@ -286,4 +286,26 @@ class References(BaseModel):
 class ReferencedProblem(Problem):
     """409 for a delete that would leave references dangling: who still references it."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/conflict",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "browser configuration 6650f1c2a7b4e3d2c1b0a998 is still "
+                    "referenced by 7 test cases: change those, or delete with ?force=true to "
+                    "clear their references too",
+                    "references": [
+                        {
+                            "kind": "test_case",
+                            "count": 7,
+                            "items": [{"id": "6650f1c2a7b4e3d2c1b0a999", "name": "Log in"}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     references: list[References]
