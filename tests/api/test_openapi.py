@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from api.executions.schemas import ExecutionEvent, RunEvent
 from api.main import create_app
@@ -268,7 +269,7 @@ class TestRunEvents:
         assert {"": "keep-alive"} in frames
         events = [frame for frame in frames if "event" in frame]
         assert {frame["event"] for frame in events} == {"run", "execution"}
-        models = {"run": RunEvent, "execution": ExecutionEvent}
+        models: dict[str, type[BaseModel]] = {"run": RunEvent, "execution": ExecutionEvent}
         for frame in events:  # each as the stream sends it: an id and its event's data
             assert set(frame) == {"event", "id", "data"}
             data = json.loads(frame["data"])
