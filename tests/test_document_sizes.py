@@ -283,6 +283,33 @@ class TestLargestDocuments:
         assert_far_below_the_limit(stored_size(execution))
 
 
+EXECUTIONS = "/api/v1/executions"
+
+
+async def an_execution(client: httpx.AsyncClient, steps: int) -> dict[str, Any]:
+    """The queued execution of a case with this many steps, in a run of its own."""
+    body = [{"action": "click", "selector": f"#b{n}"} for n in range(steps)]
+    case = await client.post("/api/v1/tests", json={"name": "long", "steps": body})
+    assert case.status_code == 201, case.text
+    run = await client.post(
+        f"{EXECUTIONS}/runs", json={"name": "big", "test_case_ids": [case.json()["id"]]}
+    )
+    assert run.status_code == 201, run.text
+    listed = await client.get(EXECUTIONS, params={"run_id": run.json()["id"]})
+    (execution,) = listed.json()["items"]
+    found: dict[str, Any] = execution
+    return found
+
+
+def widest_result() -> dict[str, Any]:
+    """A step result with its strings at their `maxLength`s in 4-byte characters (~280 KB)."""
+    return {
+        "status": "failed",
+        "error": {"message": wide(ErrorInput, "message"), "stack": wide(ErrorInput, "stack")},
+        "actual_value": wide(StepResultInput, "actual_value"),
+    }
+
+
 class TestExecutionStepResults:
     """Step results reported over several requests, each under the body limit, could add up past
     16 MiB (the embedded engine would store it; MongoDB would refuse the update): their total is
@@ -292,22 +319,10 @@ class TestExecutionStepResults:
         self, client: httpx.AsyncClient
     ) -> None:
         per_request, requests = 13, 5
-        steps = [{"action": "click", "selector": f"#b{n}"} for n in range(per_request * requests)]
-        case = await client.post("/api/v1/tests", json={"name": "long", "steps": steps})
-        assert case.status_code == 201, case.text
-        run = await client.post(
-            "/api/v1/executions/runs", json={"name": "big", "test_case_ids": [case.json()["id"]]}
-        )
-        assert run.status_code == 201, run.text
-        listed = await client.get("/api/v1/executions", params={"run_id": run.json()["id"]})
-        (execution,) = listed.json()["items"]
-        url = f"/api/v1/executions/{execution['id']}"
+        execution = await an_execution(client, per_request * requests)
+        url = f"{EXECUTIONS}/{execution['id']}"
         step_ids = [step["step_id"] for step in execution["steps"]]
-        widest = {
-            "status": "failed",
-            "error": {"message": wide(ErrorInput, "message"), "stack": wide(ErrorInput, "stack")},
-            "actual_value": wide(StepResultInput, "actual_value"),
-        }
+        widest = widest_result()
         bodies = [
             {"steps": [{"step_id": id, **widest} for id in step_ids[n::requests]]}
             for n in range(requests)
@@ -333,3 +348,28 @@ class TestExecutionStepResults:
         )
         assert again.status_code == 200, again.text[:500]
         assert {step["status"] for step in again.json()["steps"]} == {"passed"}
+
+    async def test_a_bulk_report_over_the_budget_fails_alone_and_writes_nothing(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        execution = await an_execution(client, 16)  # 16 of the widest: past 4 MiB
+        widest = widest_result()
+        result = {
+            "run_id": execution["run_id"],
+            "test_case_id": execution["test_case_id"],
+            "status": "failed",
+            "error": {"message": "boom"},
+            "steps": [{"step_id": step["step_id"], **widest} for step in execution["steps"]],
+        }
+        for attempt, what in [(1, "an update"), (2, "a new execution")]:
+            response = await client.post(
+                f"{EXECUTIONS}/bulk", json={"results": [{**result, "attempt": attempt}]}
+            )
+            assert response.status_code == 200, response.text[:500]
+            (outcome,) = response.json()["results"]
+            assert outcome["status"] == "failed", what
+            assert outcome["error"]["status"] == 422, what
+            assert [e["location"] for e in outcome["error"]["errors"]] == ["body.results.0.steps"]
+            assert f"{MAX_LIST_BYTES:,}" in outcome["error"]["detail"]
+        listed = await client.get(EXECUTIONS, params={"run_id": execution["run_id"]})
+        assert listed.json()["items"] == [execution]  # no second attempt, the first unchanged
