@@ -3,9 +3,10 @@
 Most of a document is bounded by its schema (string lengths, list lengths). Strings are bounded
 in characters, and a character takes up to 4 bytes in BSON, so a few lists could still outgrow the
 limit by their counts alone (500 steps of 16,000 characters are 32 MB). Those lists (a test case's
-or template's steps, an environment's variables) are also bounded in stored bytes:
-`MAX_LIST_BYTES`, checked before every write that sets or grows them. tests/test_document_sizes.py
-builds the largest document of every kind the bounds allow and checks it fits.
+or template's steps, an environment's variables, an execution's step results) are also bounded in
+stored bytes: `MAX_LIST_BYTES`, checked before every write that sets or grows them.
+tests/test_document_sizes.py builds the largest document of every kind the bounds allow and checks
+it fits.
 """
 
 from __future__ import annotations

@@ -12,12 +12,19 @@ from collections.abc import Callable
 from typing import Any
 
 import bson
+import httpx
 import pytest
 from beanie import Document, PydanticObjectId, init_beanie
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 
 from api.configurations.schemas import BrowserCreate, EnvironmentCreate
+from api.executions.schemas import (
+    MAX_STEP_RESULTS,
+    ErrorInput,
+    ExecutionUpdate,
+    StepResultInput,
+)
 from api.limits import MAX_LIST_BYTES, MONGODB_MAX_DOCUMENT_BYTES, list_size
 from api.suites.schemas import MAX_CASES_PER_SUITE, SuiteCreate
 from api.templates.schemas import ParameterInput, TemplateCreate, TemplateStepInput
@@ -30,6 +37,14 @@ from documents.configurations import (
     TestEnvironment,
     Viewport,
 )
+from documents.executions import (
+    CaseSnapshot,
+    ExecutionError,
+    ExecutionStatus,
+    StepStatus,
+    TestExecution,
+    TestStepExecution,
+)
 from documents.test_defs import (
     StepAction,
     TemplateParameter,
@@ -39,6 +54,7 @@ from documents.test_defs import (
     TestSuite,
     TestTemplate,
 )
+from tests.api.helpers import assert_invalid
 
 WIDE = "\U0001d11e"  # 𝄞: 4 bytes in UTF-8, as BSON stores strings; no character takes more
 HEADROOM = 6 * 1024 * 1024
@@ -220,3 +236,140 @@ class TestLargestDocuments:
 
         assert list_size("steps", steps) > MONGODB_MAX_DOCUMENT_BYTES
         assert list_size("variables", variables) > MONGODB_MAX_DOCUMENT_BYTES
+
+    async def test_an_execution(self) -> None:
+        """The largest case's snapshot beside step results as full as their budget lets them be,
+        and the widest error."""
+        step = widest_step(StepInput)
+        snapshot_steps = filled(
+            "steps", lambda _: TestStep(**step).model_dump(), bound(TestCaseCreate, "steps")
+        )
+        widest_error = {
+            "message": wide(ErrorInput, "message"),
+            "type": wide(ErrorInput, "type"),
+            "stack": wide(ErrorInput, "stack"),
+            "signature": wide(ErrorInput, "signature"),
+        }
+
+        def result(index: int) -> dict[str, Any]:
+            return TestStepExecution(
+                step_id=f"s{index:03}".ljust(bound(StepResultInput, "step_id"), "_"),
+                order=index,
+                action=StepAction.EXECUTE_SCRIPT,
+                status=StepStatus.FAILED,
+                error=ExecutionError(**widest_error),
+                actual_value=wide(StepResultInput, "actual_value"),
+                screenshot_ids=[PydanticObjectId()] * bound(StepResultInput, "screenshot_ids"),
+            ).model_dump()
+
+        results = filled("steps", result, MAX_STEP_RESULTS)
+        execution = TestExecution(
+            run_id=PydanticObjectId(),
+            test_case_id=PydanticObjectId(),
+            test_case=CaseSnapshot(
+                version=2**62,
+                name=wide(TestCaseCreate, "name"),
+                automation_key=wide(TestCaseCreate, "automation_key"),
+                tags=[wide(TestCaseCreate, "tags", "[]")] * bound(TestCaseCreate, "tags"),
+                steps=[TestStep.model_validate(stored) for stored in snapshot_steps],
+            ),
+            status=ExecutionStatus.FAILED,
+            error=ExecutionError(**widest_error),
+            worker=wide(ExecutionUpdate, "worker"),
+            steps=[TestStepExecution.model_validate(stored) for stored in results],
+        )
+
+        assert 0 < len(results) < MAX_STEP_RESULTS
+        assert_far_below_the_limit(stored_size(execution))
+
+
+EXECUTIONS = "/api/v1/executions"
+
+
+async def an_execution(client: httpx.AsyncClient, steps: int) -> dict[str, Any]:
+    """The queued execution of a case with this many steps, in a run of its own."""
+    body = [{"action": "click", "selector": f"#b{n}"} for n in range(steps)]
+    case = await client.post("/api/v1/tests", json={"name": "long", "steps": body})
+    assert case.status_code == 201, case.text
+    run = await client.post(
+        f"{EXECUTIONS}/runs", json={"name": "big", "test_case_ids": [case.json()["id"]]}
+    )
+    assert run.status_code == 201, run.text
+    listed = await client.get(EXECUTIONS, params={"run_id": run.json()["id"]})
+    (execution,) = listed.json()["items"]
+    found: dict[str, Any] = execution
+    return found
+
+
+def widest_result() -> dict[str, Any]:
+    """A step result with its strings at their `maxLength`s in 4-byte characters (~280 KB)."""
+    return {
+        "status": "failed",
+        "error": {"message": wide(ErrorInput, "message"), "stack": wide(ErrorInput, "stack")},
+        "actual_value": wide(StepResultInput, "actual_value"),
+    }
+
+
+class TestExecutionStepResults:
+    """Step results reported over several requests, each under the body limit, could add up past
+    16 MiB (the embedded engine would store it; MongoDB would refuse the update): their total is
+    bounded, checked before each write."""
+
+    async def test_results_adding_up_past_16_mib_are_refused_and_change_nothing(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        per_request, requests = 13, 5
+        execution = await an_execution(client, per_request * requests)
+        url = f"{EXECUTIONS}/{execution['id']}"
+        step_ids = [step["step_id"] for step in execution["steps"]]
+        widest = widest_result()
+        bodies = [
+            {"steps": [{"step_id": id, **widest} for id in step_ids[n::requests]]}
+            for n in range(requests)
+        ]
+        sizes = [len(httpx.Request("POST", url, json=body).content) for body in bodies]
+        assert sum(sizes) > MONGODB_MAX_DOCUMENT_BYTES  # together: past MongoDB's limit
+        assert max(sizes) < 5 * 1024 * 1024  # each: within the default body limit
+        assert MAX_LIST_BYTES * 0.8 < sizes[0] < MAX_LIST_BYTES  # the first fits the budget
+
+        first = await client.post(f"{url}/steps", json=bodies[0])
+        assert first.status_code == 200, first.text[:500]
+        for body in bodies[1:]:
+            before = (await client.get(url)).json()
+            response = await client.post(f"{url}/steps", json=body)
+            problem = assert_invalid(response, "body.steps")
+            assert f"{MAX_LIST_BYTES:,}" in problem["detail"]
+            assert (await client.get(url)).json() == before  # nothing written
+
+        # The budget is on the total: smaller results still replace and add.
+        small = {"status": "passed"}
+        again = await client.post(
+            f"{url}/steps", json={"steps": [{"step_id": id, **small} for id in step_ids]}
+        )
+        assert again.status_code == 200, again.text[:500]
+        assert {step["status"] for step in again.json()["steps"]} == {"passed"}
+
+    async def test_a_bulk_report_over_the_budget_fails_alone_and_writes_nothing(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        execution = await an_execution(client, 16)  # 16 of the widest: past 4 MiB
+        widest = widest_result()
+        result = {
+            "run_id": execution["run_id"],
+            "test_case_id": execution["test_case_id"],
+            "status": "failed",
+            "error": {"message": "boom"},
+            "steps": [{"step_id": step["step_id"], **widest} for step in execution["steps"]],
+        }
+        for attempt, what in [(1, "an update"), (2, "a new execution")]:
+            response = await client.post(
+                f"{EXECUTIONS}/bulk", json={"results": [{**result, "attempt": attempt}]}
+            )
+            assert response.status_code == 200, response.text[:500]
+            (outcome,) = response.json()["results"]
+            assert outcome["status"] == "failed", what
+            assert outcome["error"]["status"] == 422, what
+            assert [e["location"] for e in outcome["error"]["errors"]] == ["body.results.0.steps"]
+            assert f"{MAX_LIST_BYTES:,}" in outcome["error"]["detail"]
+        listed = await client.get(EXECUTIONS, params={"run_id": execution["run_id"]})
+        assert listed.json()["items"] == [execution]  # no second attempt, the first unchanged

@@ -348,7 +348,9 @@ async def update_execution(id: ObjectIdPath, data: ExecutionUpdate) -> Execution
 @router.post("/{id:item}/steps", responses=problem_responses(404, 409, 415))
 async def report_steps(id: ObjectIdPath, data: StepResults) -> ExecutionRead:
     """Report one or many step results in one atomic update; a step reported again has its
-    result replaced. An unknown `step_id` is a 422 naming it, and nothing is written.
+    result replaced. An unknown `step_id` is a 422 naming it, and nothing is written. The
+    execution's step results together take at most 4 MiB as stored (MongoDB's documents stop at
+    16 MiB): a report that would take them past it is a 422, and nothing is written.
 
     A queued execution starts running with its first step result; a finished one is a 409.
     """

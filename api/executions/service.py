@@ -25,6 +25,7 @@ from api.executions.params import ExecutionListParams
 from api.executions.schemas import ErrorInput, ExecutionCreate, ExecutionUpdate, StepResults
 from api.executions.signature import signature
 from api.executions.status import TERMINAL, allowed, refusal
+from api.limits import MAX_LIST_BYTES, list_size, list_too_large
 from api.query import RawPage, find_page
 from api.query.crud import ensure_exists, get_or_404
 from documents.base import utcnow
@@ -379,17 +380,33 @@ def _reported_steps(
     return found
 
 
+def _fit(execution: TestExecution, steps: Sequence[Mapping[str, Any]], *, at: str) -> None:
+    """422 at `at` when the execution's step results, as they would be stored, take more than
+    `MAX_LIST_BYTES` (each report replaces a step's result, so this is their total)."""
+    size = list_size("steps", steps)
+    if size > MAX_LIST_BYTES:
+        what = f"with these results, the step results of {EXECUTION} {execution.id}"
+        raise InvalidInput.at(at, list_too_large(what, size))
+
+
 def step_updates(
     execution: TestExecution, results: Iterable[Any], *, at: str, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """`$set` paths and array filters replacing each reported step's result (422 for an
-    unknown step, naming it, before anything is written)."""
+    unknown step, naming it, or for results over their byte budget, before anything is
+    written)."""
     fields: dict[str, Any] = {}
     filters: list[dict[str, Any]] = []
+    steps = [step.model_dump() for step in execution.steps]
+    position = {step.step_id: index for index, step in enumerate(execution.steps)}
     for index, step, result in _reported_steps(execution, results, at=at):
         name = f"s{index}"
-        fields[f"steps.$[{name}]"] = _step_result(step, result, now=now)
+        steps[position[step.step_id]] = fields[f"steps.$[{name}]"] = _step_result(
+            step, result, now=now
+        )
         filters.append({f"{name}.step_id": result.step_id})
+    if fields:
+        _fit(execution, steps, at=at)
     return fields, filters
 
 
@@ -397,11 +414,12 @@ def with_step_results(
     execution: TestExecution, results: Iterable[Any], *, at: str, now: datetime
 ) -> list[dict[str, Any]]:
     """The execution's steps as stored, each reported one with its result (for a new
-    execution; 422 for an unknown step, naming it)."""
+    execution; 422 for an unknown step, naming it, or for results over their byte budget)."""
     steps = [step.model_dump() for step in execution.steps]
     position = {step.step_id: index for index, step in enumerate(execution.steps)}
     for _, step, result in _reported_steps(execution, results, at=at):
         steps[position[step.step_id]] = _step_result(step, result, now=now)
+    _fit(execution, steps, at=at)
     return steps
 
 

@@ -89,12 +89,14 @@ class From:
 
 @dataclass(frozen=True, slots=True)
 class To:
-    """`field <= value` (inclusive upper bound of a range)."""
+    """`field <= value` (inclusive upper bound of a range). A null field is before nothing:
+    MongoDB compares a date only with dates, but the embedded engine counts null as less than
+    any date, so `$ne: null` says it (a no-op on MongoDB; e.g. a never-started execution)."""
 
     path: str
 
     def condition(self, value: datetime) -> dict[str, Any]:
-        return {self.path: {"$lte": value}}
+        return {self.path: {"$lte": value, "$ne": None}}
 
 
 type FilterSpec = Equals | AnyOf | From | To

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import jsonschema  # type: ignore[import-untyped]  # schemathesis brings it
 import pytest
+from pydantic import BaseModel
 
+from api.executions.schemas import ExecutionEvent, RunEvent
 from api.main import create_app
 from api.settings import Settings
 from tests.api.helpers import PROBLEM_JSON
@@ -231,6 +234,51 @@ class TestSchemas:
     async def test_create_bodies_have_examples(self, spec: dict[str, Any]) -> None:
         for name in ("BrowserCreate", "EnvironmentCreate"):
             assert spec["components"]["schemas"][name].get("examples"), name
+
+
+RUN_EVENTS = "/api/v1/executions/runs/{id}/events"
+
+
+def _frames(stream: str) -> list[dict[str, str]]:
+    """The frames of a `text/event-stream` text, each its fields (a comment as `""`)."""
+    frames = []
+    for block in stream.split("\n\n"):
+        if not block:
+            continue
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+        frames.append(fields)
+    return frames
+
+
+class TestRunEvents:
+    async def test_the_200_is_an_event_stream_with_an_example(self, spec: dict[str, Any]) -> None:
+        operation = spec["paths"][RUN_EVENTS]["get"]
+        ok = operation["responses"]["200"]
+        assert ok["description"]
+        assert set(ok["content"]) == {"text/event-stream"}
+        media = ok["content"]["text/event-stream"]
+        assert media["schema"] == {"type": "string"}
+        example = media["example"]
+        assert isinstance(example, str)
+        assert example.endswith("\n\n")
+
+        frames = _frames(example)
+        assert frames[0] == {"retry": "2000"}
+        assert {"": "keep-alive"} in frames
+        events = [frame for frame in frames if "event" in frame]
+        assert {frame["event"] for frame in events} == {"run", "execution"}
+        models: dict[str, type[BaseModel]] = {"run": RunEvent, "execution": ExecutionEvent}
+        for frame in events:  # each as the stream sends it: an id and its event's data
+            assert set(frame) == {"event", "id", "data"}
+            data = json.loads(frame["data"])
+            model = models[frame["event"]]
+            assert set(data) == set(model.model_fields), frame["event"]
+            model.model_validate(data)
+        assert events[-1]["event"] == "run"
+        assert "Last-Event-ID" in {p["name"] for p in operation["parameters"]}
 
 
 class TestDocs:

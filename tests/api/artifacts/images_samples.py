@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
 def png(width: int = 3, height: int = 2, *, seed: int = 0) -> bytes:
     """A valid RGB PNG; `seed` changes the pixels (so the bytes) without changing the size."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
+    chunk = _png_chunk
 
     rows = b"".join(
         b"\x00" + bytes((seed + x + y) % 256 for x in range(width * 3)) for y in range(height)
@@ -27,6 +30,19 @@ def png(width: int = 3, height: int = 2, *, seed: int = 0) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows))
         + chunk(b"IEND", b"")
     )
+
+
+def png_of_size(size: int, *, seed: int = 0) -> bytes:
+    """A valid PNG of exactly `size` bytes: `png()` with a private ancillary chunk (`jbTs`,
+    which decoders skip) of random bytes, so no stretch of it repeats another."""
+    small = png(seed=seed)
+    padding = size - len(small) - 12  # a chunk's length, type and CRC
+    assert padding >= 0, f"a PNG takes at least {len(small) + 12} bytes"
+    extra = _png_chunk(b"jbTs", hashlib.shake_256(str(seed).encode()).digest(padding))
+    header = 8 + 25  # the signature and IHDR, which come first
+    data = small[:header] + extra + small[header:]
+    assert len(data) == size
+    return data
 
 
 def jpeg(width: int = 5, height: int = 4, *, app_bytes: int = 16) -> bytes:

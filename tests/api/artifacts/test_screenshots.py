@@ -13,9 +13,10 @@ from bson import ObjectId
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.artifacts.screenshot_service import CHUNK_SIZE
 from api.main import create_app
 from api.settings import Settings
-from tests.api.artifacts.images_samples import jpeg, png, webp_vp8l
+from tests.api.artifacts.images_samples import jpeg, png, png_of_size, webp_vp8l
 from tests.api.executions.helpers import create_case, create_run, run_executions
 
 SCREENSHOTS = "/api/v1/artifacts/screenshots"
@@ -281,6 +282,36 @@ class TestContent:
             response = await client.get(url, headers={"Range": header})
             assert response.status_code == 200, header
             assert response.content == data
+
+    async def test_ranges_across_gridfs_chunks(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], execution: dict[str, Any]
+    ) -> None:
+        size = 2 * CHUNK_SIZE + 1000  # 3 chunks, the last one short
+        data = png_of_size(size)
+        body = await upload(client, execution["id"], data)
+        assert (body["content_type"], body["size"]) == ("image/png", size)
+        assert await gridfs_counts(db) == (1, 3)
+        url = f"{SCREENSHOTS}/{body['id']}/content"
+        first, second = CHUNK_SIZE, 2 * CHUNK_SIZE  # where the 2nd and 3rd chunks start
+        for header, start, end in [
+            (f"bytes={first - 10}-{first + 9}", first - 10, first + 9),  # over one boundary
+            (
+                f"bytes={first - 1}-{second}",
+                first - 1,
+                second,
+            ),  # a whole chunk and a byte each side
+            (f"bytes={first}-{second - 1}", first, second - 1),  # exactly the middle chunk
+            (f"bytes=1-{size - 2}", 1, size - 2),  # both boundaries, all but the ends
+            (f"bytes={second - 3}-", second - 3, size - 1),  # open-ended over the last one
+            ("bytes=-1050", size - 1050, size - 1),  # a suffix over the last boundary
+            (f"bytes=-{CHUNK_SIZE + 1001}", first - 1, size - 1),  # a suffix over both
+        ]:
+            response = await client.get(url, headers={"Range": header})
+            assert response.status_code == 206, header
+            assert response.headers["content-range"] == f"bytes {start}-{end}/{size}", header
+            assert response.headers["content-length"] == str(end - start + 1), header
+            assert len(response.content) == end - start + 1, header
+            assert response.content == data[start : end + 1], header
 
     async def test_unknown_screenshot_is_404(self, client: httpx.AsyncClient) -> None:
         for url in (

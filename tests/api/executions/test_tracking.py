@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import httpx
 import pytest
 from bson import ObjectId
 
+from api.executions.status import allowed
+from documents.executions import ExecutionStatus
 from tests.api.executions.helpers import (
     EXECUTIONS,
     RUNS,
@@ -22,6 +25,49 @@ from tests.api.executions.helpers import (
     set_status,
 )
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
+
+QUEUED, RUNNING, PASSED, FAILED, ERROR, SKIPPED, CANCELLED = (
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.PASSED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.ERROR,
+    ExecutionStatus.SKIPPED,
+    ExecutionStatus.CANCELLED,
+)
+
+ISSUE_MACHINE = {
+    (QUEUED, RUNNING),
+    (RUNNING, PASSED),
+    (RUNNING, FAILED),
+    (RUNNING, ERROR),
+    (RUNNING, SKIPPED),
+    (QUEUED, CANCELLED),
+    (RUNNING, CANCELLED),
+}
+"""The issue's status machine, written out: nothing leaves a terminal status."""
+
+ALLOWED = {(old, new) for old in ExecutionStatus for new in ExecutionStatus if allowed(old, new)}
+ILLEGAL = sorted(
+    (old, new)
+    for old in ExecutionStatus
+    for new in ExecutionStatus
+    if old != new
+    if (old, new) not in ALLOWED
+)
+"""Every change of status a PATCH may not make (the same status again is a repeat, not a change:
+see test_repeating_a_final_status_answers_it_again)."""
+
+PATH_TO: dict[ExecutionStatus, list[str]] = {
+    QUEUED: [],
+    RUNNING: ["running"],
+    PASSED: ["running", "passed"],
+    FAILED: ["running", "failed"],
+    ERROR: ["running", "error"],
+    SKIPPED: ["running", "skipped"],
+    CANCELLED: ["cancelled"],
+}
+"""The PATCHes that take a new execution to each status."""
 
 
 @pytest.fixture
@@ -154,37 +200,38 @@ class TestStatusMachine:
         assert done["finished_at"] is not None
         assert done["duration_ms"] >= 0
 
+    def test_the_allowed_changes_are_the_issues_machine(self) -> None:
+        assert ALLOWED == ISSUE_MACHINE
+        assert set(PATH_TO) == set(ExecutionStatus)
+        statuses = len(ExecutionStatus)
+        assert len(ILLEGAL) == statuses * (statuses - 1) - len(ISSUE_MACHINE)
+
     @pytest.mark.parametrize(
-        ("path", "new"),
-        [
-            ([], "passed"),
-            ([], "failed"),
-            ([], "skipped"),
-            (["running"], "queued"),
-            (["running", "passed"], "failed"),
-            (["running", "failed"], "running"),
-            (["cancelled"], "running"),
-            (["running", "error"], "cancelled"),
-        ],
+        ("from_status", "to_status"),
+        ILLEGAL,
+        ids=[f"{old.value}-{new.value}" for old, new in ILLEGAL],
     )
     async def test_illegal_transitions_are_409_naming_both_states(
         self,
         client: httpx.AsyncClient,
-        cases: list[dict[str, Any]],
-        path: list[str],
-        new: str,
+        from_status: ExecutionStatus,
+        to_status: ExecutionStatus,
     ) -> None:
-        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
-        execution = (await run_executions(client, run["id"]))[0]
-        for status in path:
-            await set_status(client, execution["id"], status)
-        current = path[-1] if path else "queued"
-        response = await client.patch(f"{EXECUTIONS}/{execution['id']}", json={"status": new})
+        case = await create_case(client, "case", steps=[])
+        run = await create_run(client, test_case_ids=[case["id"]])
+        (execution,) = await run_executions(client, run["id"])
+        for status in PATH_TO[from_status]:
+            execution = await set_status(client, execution["id"], status)
+        run_before = await get_run(client, run["id"])
+        response = await client.patch(
+            f"{EXECUTIONS}/{execution['id']}", json={"status": to_status.value}
+        )
         body = assert_problem(response, 409)
-        assert current in body["detail"]
-        assert new in body["detail"]
+        named = set(re.findall(r"[a-z]+", body["detail"]))
+        assert {from_status.value, to_status.value} <= named, body["detail"]
         after = (await client.get(f"{EXECUTIONS}/{execution['id']}")).json()
-        assert after["status"] == current
+        assert after == execution  # status, run_seq, times: nothing changed
+        assert (await get_run(client, run["id"]))["version"] == run_before["version"]
 
     async def test_repeating_a_final_status_answers_it_again(
         self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
