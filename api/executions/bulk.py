@@ -10,17 +10,21 @@ request has finished the run.
 
 The results of one run are one change of `api.executions.tracking`: read the executions they
 name (one bounded query per batch of cases) and plan each result; then, if anything is to be
-written, open the change (a finished run refuses it: 409 for the results that would write),
-write in batches of unordered `bulk_write`s stamping `run_seq = seq`, and close the change with
-the counters' delta of what was written. Updates are guarded by the status they were read in.
-A bulk write reports only how many updates matched: when fewer matched than were sent, the
-executions still stamped with this change's `seq` say which applied, and the others were changed
-by a concurrent reporter meanwhile (409, retry). If an applied update may since have been
-restamped by a later change, the counters are recounted rather than guessed. A duplicate key on
-insert is a concurrent report of the same attempt (a retry racing its original): the winner is
-read again and the result planned against it, as if it had been there all along: `unchanged`
-when it already holds this result, else an update through the status machine (written in the
-same change, so the counters stay exact), or the conflict that says why it cannot apply.
+written, open the change, write in batches of unordered `bulk_write`s stamping `run_seq = seq`,
+and close the change with the counters' delta of what was written. Updates are guarded by the
+status they were read in. A bulk write reports only how many updates matched: when fewer matched
+than were sent, the executions still stamped with this change's `seq` say which applied; if an
+applied update may since have been restamped by a later change, the counters are recounted
+rather than guessed (and the others fail: 409, they may or may not have applied).
+
+A result can lose a race to a concurrent report of the same attempt (typically a retry racing
+its original): its insert meets the winner's unique `attempt_key`, or its update finds the
+status changed. It is then planned again against the execution now there, as if that had been
+read in the first place: `unchanged` when it already holds this result, else an update through
+the status machine written in the same change (so the counters stay exact), or the conflict
+that says why it cannot apply; losing a second time is a 409 (retry). Likewise, when the run
+has finished meanwhile and refuses the change (409 for the results that would write), a result
+that the finishing report already wrote is `unchanged`.
 """
 
 from __future__ import annotations
@@ -242,13 +246,37 @@ async def _report_run(
             item.fail(InvalidInput.at(f"{item.at}.run_id", f"test run {run_id} does not exist"))
         return
     except Conflict as exc:
-        for item in writing:
-            item.fail(exc)
+        await _refused(run_id, writing, exc, batch_size=batch_size)
         return
     except PyMongoError as exc:
         fail_unwritten([item.outcome for item in writing], maybe_written=False)
         raise _DatabaseFailed from exc
     await _write_change(change, writing, batch_size=batch_size)
+
+
+async def _refused(
+    run_id: PydanticObjectId, writing: Sequence[_Item], refusal: Conflict, *, batch_size: int
+) -> None:
+    """The run takes no more changes (it finished): each result that would write fails with
+    why, unless a concurrent report wrote the same result meanwhile (a retry racing its
+    original, which finished the run): that one is `unchanged`."""
+    try:
+        existing = await _existing(run_id, writing, batch_size=batch_size)
+    except PyMongoError:
+        existing = {}  # nothing was written: the refusal stands
+    now = utcnow()
+    for item in writing:
+        execution = existing.get(item.attempt) if item.attempt else None
+        if execution is not None:
+            _forget_plan(item)
+            try:
+                _plan(item, execution, {}, now=now)
+            except ProblemError:
+                pass
+            else:
+                if not item.writes:
+                    continue
+        item.fail(refusal)
 
 
 async def _existing(
@@ -400,25 +428,31 @@ async def _write_change(
 
 
 async def _write_batch(change: tracking.Change, batch: Sequence[_Item]) -> bool:
-    """Write the batch; a result whose insert lost to a concurrent report of the same attempt is
-    planned again against the execution that won, and written (an update) if it still changes it.
+    """Write the batch. A result that lost a race to a concurrent report of the same attempt
+    (its insert met the winner's key, or its update found the status changed) is planned again
+    against the execution now there, and written if it still changes it; a second loss is a
+    409 (retry).
 
     Returns whether the counters must be recounted (which updates applied is not known).
     """
-    raced: list[_Item] = []
-    recount = await _send(change, batch, raced=raced)
-    if raced:
-        again = await _replan(raced)
-        for item in again:
-            item.outcome.op = _op(item, change)
-        if again:
-            recount = await _send(change, again, raced=[]) or recount
+    recount, raced = await _send(change, batch)
+    if not raced:
+        return recount
+    again = await _replan(raced)
+    for item in again:
+        item.outcome.op = _op(item, change)
+    if again:
+        recount_again, lost = await _send(change, again)
+        recount = recount or recount_again
+        for item in lost:
+            item.fail(_beaten(item))
     return recount
 
 
 async def _replan(raced: Sequence[_Item]) -> list[_Item]:
-    """Plan each raced result against the execution now there (one read); returns those that
-    still write: updates, through the status machine as any other."""
+    """Plan each raced result against the execution now there (one read): `unchanged` when it
+    already holds the result; returns those that still write, updates through the status
+    machine as any other (a refused one fails with why)."""
     first = raced[0].result
     found = {
         (execution.test_case_id, execution.attempt): execution
@@ -435,7 +469,7 @@ async def _replan(raced: Sequence[_Item]) -> list[_Item]:
     for item in raced:
         winner = found.get(item.attempt) if item.attempt else None
         if winner is None:  # deleted again since (or never visible): say what was met
-            item.fail(_already_there(item))
+            item.fail(_beaten(item))
             continue
         _forget_plan(item)
         try:
@@ -463,12 +497,14 @@ async def _executions(query: Mapping[str, Any]) -> AsyncIterator[TestExecution]:
         yield TestExecution.model_validate(raw)
 
 
-async def _send(change: tracking.Change, batch: Sequence[_Item], *, raced: list[_Item]) -> bool:
-    """One unordered bulk write; fails the results that were not applied, except inserts that
-    met a duplicate key, which go to `raced`.
+async def _send(change: tracking.Change, batch: Sequence[_Item]) -> tuple[bool, list[_Item]]:
+    """One unordered bulk write; fails the results that were not applied, except those that lost
+    a race (an insert that met a duplicate key, an update whose execution changed meanwhile).
 
-    Returns whether the counters must be recounted (which updates applied is not known).
+    Returns whether the counters must be recounted (which updates applied is not known), and
+    the results that lost a race.
     """
+    raced: list[_Item] = []
     try:
         written = await service.executions().bulk_write(
             [_sent(item) for item in batch], ordered=False
@@ -484,7 +520,7 @@ async def _send(change: tracking.Change, batch: Sequence[_Item], *, raced: list[
                 item.fail(write_error(error))
     updates = [item for item in batch if item.ok and isinstance(item.outcome.op, UpdateOne)]
     if matched >= len(updates):
-        return False
+        return False, raced
     stamped = {
         raw["_id"]
         async for raw in service.executions().find(
@@ -493,16 +529,25 @@ async def _send(change: tracking.Change, batch: Sequence[_Item], *, raced: list[
     }
     lost = [item for item in updates if item.outcome.id not in stamped]
     unknown = len(updates) - len(lost) < matched  # an applied update was restamped since
+    if not unknown:
+        return False, [*raced, *lost]
     for item in lost:
-        item.fail(_changed_meanwhile(item, unknown=unknown))
-        item.outcome.maybe_written = unknown
-    return unknown
+        item.fail(_changed_meanwhile(item, unknown=True))
+        item.outcome.maybe_written = True
+    return True, raced
 
 
 def _sent(item: _Item) -> InsertOne[Any] | UpdateOne:
     assert item.outcome.op is not None
     assert not isinstance(item.outcome.op, DeleteOne)
     return item.outcome.op
+
+
+def _beaten(item: _Item) -> Conflict:
+    """Why a result that lost a race to a concurrent report was not applied."""
+    if isinstance(item.outcome.op, InsertOne):
+        return _already_there(item)
+    return _changed_meanwhile(item, unknown=False)
 
 
 def _already_there(item: _Item) -> Conflict:
