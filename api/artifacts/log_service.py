@@ -3,9 +3,10 @@
 A batch of up to 5,000 lines is checked line by line (a bad line fails alone, at its index): its
 body, then its run and execution (each distinct id is read once per batch, and an execution must
 be of the line's run). The lines that pass are inserted by unordered `insert_many` commands of
-`LOG_WRITE_BATCH` documents, so no single command's work grows with the request: on the embedded
-engine every insert reads the whole collection, and a command running for minutes would be
-abandoned by the driver while the engine still completes it. If the database fails midway, the
+the deployment's `Capabilities.write_batch` documents (1,000 on MongoDB), so no single command's
+work grows with the request: on the embedded engine (100) every insert reads the whole
+collection, and a command running for minutes would be abandoned by the driver while the engine
+still completes it. If the database fails midway, the
 lines already written keep their outcome and the others fail with 503, saying whether they may
 have been written.
 """
@@ -25,7 +26,7 @@ from api.artifacts.log_schemas import LogEntryCreate, LogEntryRead
 from api.database.capabilities import Capabilities
 from api.errors import InvalidInput, invalid_input
 from api.query import BulkOutcome, BulkResponse, BulkStatus, RawPage, find_page
-from api.query.bulk import BULK_WRITE_BATCH, fail_unwritten, respond, write_error
+from api.query.bulk import fail_unwritten, respond, write_error
 from api.query.crud import KnownIds
 from api.query.listing import list_index
 from documents.artifacts import LogEntry
@@ -33,10 +34,6 @@ from documents.base import utcnow
 from documents.executions import TestExecution, TestRun
 
 ENTRIES = "body.entries"
-LOG_WRITE_BATCH = BULK_WRITE_BATCH
-"""Lines per `insert_many`: the bulk writes' batch. Measured on the embedded engine, an insert's
-cost is its scan of the collection, not the command: a larger batch saves round trips only, and
-lengthens every command that other requests wait behind."""
 EXPORT_BATCH = 500
 """Lines the export reads per round trip, and sends per chunk."""
 
@@ -106,8 +103,14 @@ async def _plan(
     return BulkOutcome(BulkStatus.CREATED, id=document["_id"]), document
 
 
-async def create_entries(*, entries: Sequence[LogEntryCreate | dict[str, Any]]) -> BulkResponse:
-    """Store the lines that pass their checks; every line gets an outcome at its index."""
+async def create_entries(
+    *, entries: Sequence[LogEntryCreate | dict[str, Any]], batch_size: int
+) -> BulkResponse:
+    """Store the lines that pass their checks; every line gets an outcome at its index.
+
+    `batch_size` is the deployment's `Capabilities.write_batch`: lines per `insert_many`. On the
+    embedded engine an insert's cost is its scan of the collection, not the command: a larger
+    batch saves round trips only, and lengthens every command other requests wait behind."""
     runs = _Runs()
     outcomes: list[BulkOutcome] = []
     pending: list[tuple[BulkOutcome, dict[str, Any]]] = []
@@ -117,8 +120,8 @@ async def create_entries(*, entries: Sequence[LogEntryCreate | dict[str, Any]]) 
         if document is not None:
             pending.append((outcome, document))
     collection = _collection()
-    for start in range(0, len(pending), LOG_WRITE_BATCH):
-        batch = pending[start : start + LOG_WRITE_BATCH]
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start : start + batch_size]
         try:
             await collection.insert_many([document for _, document in batch], ordered=False)
         except BulkWriteError as exc:
@@ -127,7 +130,7 @@ async def create_entries(*, entries: Sequence[LogEntryCreate | dict[str, Any]]) 
         except PyMongoError:
             fail_unwritten([outcome for outcome, _ in batch], maybe_written=True)
             fail_unwritten(
-                [outcome for outcome, _ in pending[start + LOG_WRITE_BATCH :]], maybe_written=False
+                [outcome for outcome, _ in pending[start + batch_size :]], maybe_written=False
             )
             break
     return respond(outcomes)

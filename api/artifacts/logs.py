@@ -40,7 +40,7 @@ class NdjsonResponse(EventStreamResponse):
     dependencies=[Depends(require_json_body)],
     responses=problem_responses(415),
 )
-async def create_log_entries(data: LogBatch) -> BulkResponse:
+async def create_log_entries(data: LogBatch, capabilities: CapabilitiesDep) -> BulkResponse:
     """Store up to 5,000 log lines at once, written unordered in batches.
 
     Every line gets an outcome at its index: `created` with its id, or `failed` with a problem
@@ -54,7 +54,9 @@ async def create_log_entries(data: LogBatch) -> BulkResponse:
     older than that is stored and removed by the next TTL pass). The whole request is bounded by
     `JBTS_MAX_BODY_BYTES` (5 MiB by default, 413 beyond): send large lines in smaller batches.
     """
-    return await log_service.create_entries(entries=data.entries)
+    return await log_service.create_entries(
+        entries=data.entries, batch_size=capabilities.write_batch
+    )
 
 
 @router.get("", response_model_exclude_unset=True)

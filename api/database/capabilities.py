@@ -13,6 +13,13 @@ same answer, and a crashed probe leaves nothing behind:
 - Full `$text` is decided by running the list layer's own `$text` shapes (an aggregation `$match`
   with the text score, and the `count` command) against a collection that already has a text
   index, such as `test_cases` once migrated.
+- The write batch (`Capabilities.write_batch`): how many writes (and ids per `$in` lookup) one
+  command of a bulk request carries. The embedded engine identifies itself in `hello`
+  (`gitVersion: "mongoeco"`); there a command running longer than ~30 s is abandoned by the
+  driver while the engine completes it, and the engine blocks every other request while it
+  works, so a bulk goes in batches of `EMBEDDED_WRITE_BATCH`. Any other server takes a whole
+  bulk request in one command (`SERVER_WRITE_BATCH`, at least `api.query.bulk.MAX_BULK_ITEMS`;
+  the driver itself splits past 100,000 writes or 48 MB).
 - The regex dialect (for the full-text fallback, see `api.query.text`): whether `\bber\b`
   matches "über", evaluated by the server in a projection of one migration record. PCRE2 without
   UCP (MongoDB) says yes: its `\b` knows only ASCII letters; Python's `re` (the embedded engine)
@@ -29,9 +36,10 @@ calls in one process share one probe.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pymongo import AsyncMongoClient, ReadPreference
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -44,6 +52,17 @@ from api.database.migrations import MIGRATIONS_COLLECTION
 _UNDECIDED_CODES = frozenset({13, 26, 27})  # Unauthorized, NamespaceNotFound, IndexNotFound
 
 
+EMBEDDED_WRITE_BATCH = 100
+"""Writes per command (and ids per `$in`) on the embedded engine: bounds each command's work."""
+SERVER_WRITE_BATCH = 1000
+"""Writes per command (and ids per `$in`) elsewhere: a whole bulk request (`MAX_BULK_ITEMS`)."""
+
+
+def is_embedded_engine(hello: Mapping[str, Any]) -> bool:
+    """Whether the server that answered `hello` is the embedded engine (mongoeco)."""
+    return hello.get("gitVersion") == "mongoeco"
+
+
 class Capabilities(BaseModel):
     """What the database deployment can do."""
 
@@ -53,15 +72,21 @@ class Capabilities(BaseModel):
     # The server's regex `\b` and `\w` know only ASCII letters unless a pattern starts with
     # `(*UCP)` (MongoDB's PCRE2); false where they are Unicode-aware (Python's `re`).
     ascii_word_boundaries: bool = False
+    # The embedded engine (mongoeco): decides `write_batch`. Not one of the reported flags.
+    embedded_engine: bool = Field(default=False, exclude=True)
+
+    @property
+    def write_batch(self) -> int:
+        """Writes per command of a bulk request, and ids per `$in` of its lookups."""
+        return EMBEDDED_WRITE_BATCH if self.embedded_engine else SERVER_WRITE_BATCH
 
 
 _cache: dict[str, Capabilities] = {}
 _probing: dict[str, asyncio.Task[Capabilities]] = {}
 
 
-async def _replicated(client: AsyncMongoClient[Any]) -> bool:
+def _replicated(hello: Mapping[str, Any]) -> bool:
     """A replica set member (`setName`) or a mongos (`msg: isdbgrid`)."""
-    hello = await client.admin.command("hello")
     return "setName" in hello or hello.get("msg") == "isdbgrid"
 
 
@@ -123,7 +148,8 @@ async def _ascii_word_boundaries(db: AsyncDatabase[Any]) -> bool | None:
 
 async def _probe(client: AsyncMongoClient[Any], db: AsyncDatabase[Any], key: str) -> Capabilities:
     try:
-        replicated = await _replicated(client)
+        hello = await client.admin.command("hello")
+        replicated = _replicated(hello)
         full_text = await _full_text(db)
         ascii_words = await _ascii_word_boundaries(db)
         capabilities = Capabilities(
@@ -131,6 +157,7 @@ async def _probe(client: AsyncMongoClient[Any], db: AsyncDatabase[Any], key: str
             change_streams=replicated,
             full_text_search=full_text is True,
             ascii_word_boundaries=ascii_words is True,
+            embedded_engine=is_embedded_engine(hello),
         )
         if full_text is not None and ascii_words is not None:
             _cache[key] = capabilities

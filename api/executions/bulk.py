@@ -10,22 +10,28 @@ request has finished the run.
 
 The results of one run are one change of `api.executions.tracking`: read the executions they
 name (one bounded query per batch of cases) and plan each result; then, if anything is to be
-written, open the change (a finished run refuses it: 409 for the results that would write),
-write in batches of unordered `bulk_write`s stamping `run_seq = seq`, and close the change with
-the counters' delta of what was written. Updates are guarded by the status they were read in.
-A bulk write reports only how many updates matched: when fewer matched than were sent, the
-executions still stamped with this change's `seq` say which applied, and the others were changed
-by a concurrent reporter meanwhile (409, retry). If an applied update may since have been
-restamped by a later change, the counters are recounted rather than guessed. A duplicate key on
-insert is a concurrent report of the same attempt (409, retry: it is then `unchanged` or a
-conflict that says why).
+written, open the change, write in batches of unordered `bulk_write`s stamping `run_seq = seq`,
+and close the change with the counters' delta of what was written. Updates are guarded by the
+status they were read in. A bulk write reports only how many updates matched: when fewer matched
+than were sent, the executions still stamped with this change's `seq` say which applied; if an
+applied update may since have been restamped by a later change, the counters are recounted
+rather than guessed (and the others fail: 409, they may or may not have applied).
+
+A result can lose a race to a concurrent report of the same attempt (typically a retry racing
+its original): its insert meets the winner's unique `attempt_key`, or its update finds the
+status changed. It is then planned again against the execution now there, as if that had been
+read in the first place: `unchanged` when it already holds this result, else an update through
+the status machine written in the same change (so the counters stay exact), or the conflict
+that says why it cannot apply; losing a second time is a 409 (retry). Likewise, when the run
+has finished meanwhile and refuses the change (409 for the results that would write), a result
+that the finishing report already wrote is `unchanged`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -40,7 +46,6 @@ from api.executions.runs import cases_by_id
 from api.executions.schemas import ResultInput
 from api.executions.status import TERMINAL, allowed, refusal
 from api.query.bulk import (
-    BULK_WRITE_BATCH,
     BulkOutcome,
     BulkResponse,
     BulkStatus,
@@ -101,16 +106,19 @@ class _Item:
         self.outcome.error = error
 
 
-async def report_results(*, results: Sequence[ResultInput], at: str = RESULTS) -> BulkResponse:
+async def report_results(
+    *, results: Sequence[ResultInput], at: str = RESULTS, batch_size: int
+) -> BulkResponse:
     """Create or update one execution per result; every result gets an outcome at its index.
 
-    `at` is where the results are in the request (for errors). The request's size is bounded
-    by its schema; a caller passing more (an import) still gets bounded database commands.
+    `at` is where the results are in the request (for errors). `batch_size` is the deployment's
+    `Capabilities.write_batch`: writes per command, and ids per `$in`. The request's size is
+    bounded by its schema; a caller passing more (an import) still gets bounded commands.
     """
     items = [_Item(index, result, f"{at}.{index}") for index, result in enumerate(results)]
     for item in items:
         _check(item)
-    cases = await _resolve_keys([item for item in items if item.ok])
+    cases = await _resolve_keys([item for item in items if item.ok], batch_size=batch_size)
     _refuse_repeats(items)
     by_run: dict[PydanticObjectId, list[_Item]] = {}
     for item in items:
@@ -119,7 +127,7 @@ async def report_results(*, results: Sequence[ResultInput], at: str = RESULTS) -
     runs = list(by_run.items())
     for position, (run_id, run_items) in enumerate(runs):
         try:
-            await _report_run(run_id, run_items, cases=cases)
+            await _report_run(run_id, run_items, cases=cases, batch_size=batch_size)
         except _DatabaseFailed:
             for _, later in runs[position + 1 :]:
                 fail_unwritten([item.outcome for item in later], maybe_written=False)
@@ -147,7 +155,9 @@ def _check(item: _Item) -> None:
     item.case_id = result.test_case_id
 
 
-async def _resolve_keys(items: Sequence[_Item]) -> dict[PydanticObjectId, TestCase]:
+async def _resolve_keys(
+    items: Sequence[_Item], *, batch_size: int
+) -> dict[PydanticObjectId, TestCase]:
     """Find the cases named by automation key (bounded batches); 422 for an unknown key.
 
     Returns the cases found, by id (snapshots of new executions need them).
@@ -155,8 +165,8 @@ async def _resolve_keys(items: Sequence[_Item]) -> dict[PydanticObjectId, TestCa
     keys = list(dict.fromkeys(item.result.automation_key for item in items))
     wanted = [key for key in keys if key is not None]
     by_key: dict[str, TestCase] = {}
-    for start in range(0, len(wanted), BULK_WRITE_BATCH):
-        batch = wanted[start : start + BULK_WRITE_BATCH]
+    for start in range(0, len(wanted), batch_size):
+        batch = wanted[start : start + batch_size]
         async for case in TestCase.find({"automation_key": {"$in": batch}}):
             if case.automation_key is not None:
                 by_key[case.automation_key] = case
@@ -200,18 +210,22 @@ def _refuse_repeats(items: Sequence[_Item]) -> None:
 
 
 async def _report_run(
-    run_id: PydanticObjectId, items: Sequence[_Item], *, cases: dict[PydanticObjectId, TestCase]
+    run_id: PydanticObjectId,
+    items: Sequence[_Item],
+    *,
+    cases: dict[PydanticObjectId, TestCase],
+    batch_size: int,
 ) -> None:
     """Plan, then write the run's results as one change of the run."""
     try:
-        existing = await _existing(run_id, items)
+        existing = await _existing(run_id, items, batch_size=batch_size)
         missing = [
             item.case_id
             for item in items
             if item.case_id is not None and item.case_id not in cases
             if item.attempt not in existing
         ]
-        cases.update(await cases_by_id(list(dict.fromkeys(missing))))
+        cases.update(await cases_by_id(list(dict.fromkeys(missing)), batch_size=batch_size))
     except PyMongoError as exc:
         logger.warning("bulk report of run %s: the database failed", run_id, exc_info=True)
         fail_unwritten([item.outcome for item in items], maybe_written=False)
@@ -232,23 +246,47 @@ async def _report_run(
             item.fail(InvalidInput.at(f"{item.at}.run_id", f"test run {run_id} does not exist"))
         return
     except Conflict as exc:
-        for item in writing:
-            item.fail(exc)
+        await _refused(run_id, writing, exc, batch_size=batch_size)
         return
     except PyMongoError as exc:
         fail_unwritten([item.outcome for item in writing], maybe_written=False)
         raise _DatabaseFailed from exc
-    await _write_change(change, writing)
+    await _write_change(change, writing, batch_size=batch_size)
+
+
+async def _refused(
+    run_id: PydanticObjectId, writing: Sequence[_Item], refusal: Conflict, *, batch_size: int
+) -> None:
+    """The run takes no more changes (it finished): each result that would write fails with
+    why, unless a concurrent report wrote the same result meanwhile (a retry racing its
+    original, which finished the run): that one is `unchanged`."""
+    try:
+        existing = await _existing(run_id, writing, batch_size=batch_size)
+    except PyMongoError:
+        existing = {}  # nothing was written: the refusal stands
+    now = utcnow()
+    for item in writing:
+        execution = existing.get(item.attempt) if item.attempt else None
+        if execution is not None:
+            _forget_plan(item)
+            try:
+                _plan(item, execution, {}, now=now)
+            except ProblemError:
+                pass
+            else:
+                if not item.writes:
+                    continue
+        item.fail(refusal)
 
 
 async def _existing(
-    run_id: PydanticObjectId, items: Sequence[_Item]
+    run_id: PydanticObjectId, items: Sequence[_Item], *, batch_size: int
 ) -> dict[Attempt, TestExecution]:
     """The run's executions of the items' cases, by case and attempt (a query per batch)."""
     case_ids = list(dict.fromkeys(item.case_id for item in items if item.case_id is not None))
     found: dict[Attempt, TestExecution] = {}
-    for start in range(0, len(case_ids), BULK_WRITE_BATCH):
-        batch = case_ids[start : start + BULK_WRITE_BATCH]
+    for start in range(0, len(case_ids), batch_size):
+        batch = case_ids[start : start + batch_size]
         async for raw in service.executions().find(
             {"run_id": run_id, "test_case_id": {"$in": batch}}
         ):
@@ -349,29 +387,31 @@ def _op(item: _Item, change: tracking.Change) -> InsertOne[Any] | UpdateOne:
     )
 
 
-async def _write_change(change: tracking.Change, writing: Sequence[_Item]) -> None:
+async def _write_change(
+    change: tracking.Change, writing: Sequence[_Item], *, batch_size: int
+) -> None:
     """Write the run's results in batches, then close the change with what was written."""
     for item in writing:
         item.outcome.op = _op(item, change)
     recount = False
-    for start in range(0, len(writing), BULK_WRITE_BATCH):
-        batch = writing[start : start + BULK_WRITE_BATCH]
+    for start in range(0, len(writing), batch_size):
+        batch = writing[start : start + batch_size]
         try:
             recount = await _write_batch(change, batch) or recount
         except PyMongoError as exc:
             logger.warning(
                 "bulk report of run %s stopped at batch %d of %d: the database failed",
                 change.run_id,
-                start // BULK_WRITE_BATCH + 1,
-                -(-len(writing) // BULK_WRITE_BATCH),
+                start // batch_size + 1,
+                -(-len(writing) // batch_size),
                 exc_info=True,
             )
             await service.close_unknown(change)
             fail_unwritten([item.outcome for item in batch], maybe_written=True)
-            rest = writing[start + BULK_WRITE_BATCH :]
+            rest = writing[start + batch_size :]
             fail_unwritten([item.outcome for item in rest], maybe_written=False)
             raise _DatabaseFailed from exc
-    written = [item for item in writing if item.ok]
+    written = [item for item in writing if item.writes]  # not those found unchanged meanwhile
     delta: tracking.Delta = Counter()
     for item in written:
         delta.update(service.moved(item.before, item.after))
@@ -388,10 +428,83 @@ async def _write_change(change: tracking.Change, writing: Sequence[_Item]) -> No
 
 
 async def _write_batch(change: tracking.Change, batch: Sequence[_Item]) -> bool:
-    """One unordered bulk write; fails the results that were not applied.
+    """Write the batch. A result that lost a race to a concurrent report of the same attempt
+    (its insert met the winner's key, or its update found the status changed) is planned again
+    against the execution now there, and written if it still changes it; a second loss is a
+    409 (retry).
 
     Returns whether the counters must be recounted (which updates applied is not known).
     """
+    recount, raced = await _send(change, batch)
+    if not raced:
+        return recount
+    again = await _replan(raced)
+    for item in again:
+        item.outcome.op = _op(item, change)
+    if again:
+        recount_again, lost = await _send(change, again)
+        recount = recount or recount_again
+        for item in lost:
+            item.fail(_beaten(item))
+    return recount
+
+
+async def _replan(raced: Sequence[_Item]) -> list[_Item]:
+    """Plan each raced result against the execution now there (one read): `unchanged` when it
+    already holds the result; returns those that still write, updates through the status
+    machine as any other (a refused one fails with why)."""
+    first = raced[0].result
+    found = {
+        (execution.test_case_id, execution.attempt): execution
+        async for execution in _executions(
+            {
+                "run_id": first.run_id,
+                "test_case_id": {"$in": list({item.case_id for item in raced})},
+                "attempt": {"$in": list({item.result.attempt for item in raced})},
+            }
+        )
+    }
+    now = utcnow()
+    writing: list[_Item] = []
+    for item in raced:
+        winner = found.get(item.attempt) if item.attempt else None
+        if winner is None:  # deleted again since (or never visible): say what was met
+            item.fail(_beaten(item))
+            continue
+        _forget_plan(item)
+        try:
+            _plan(item, winner, {}, now=now)
+        except ProblemError as exc:
+            item.fail(exc)
+            continue
+        if item.writes:
+            writing.append(item)
+    return writing
+
+
+def _forget_plan(item: _Item) -> None:
+    """Clear what the item was to write, before planning it again."""
+    item.outcome.op = None
+    item.document = None
+    item.update = None
+    item.array_filters = []
+    item.before = item.after = None
+    item.start = None
+
+
+async def _executions(query: Mapping[str, Any]) -> AsyncIterator[TestExecution]:
+    async for raw in service.executions().find(query):
+        yield TestExecution.model_validate(raw)
+
+
+async def _send(change: tracking.Change, batch: Sequence[_Item]) -> tuple[bool, list[_Item]]:
+    """One unordered bulk write; fails the results that were not applied, except those that lost
+    a race (an insert that met a duplicate key, an update whose execution changed meanwhile).
+
+    Returns whether the counters must be recounted (which updates applied is not known), and
+    the results that lost a race.
+    """
+    raced: list[_Item] = []
     try:
         written = await service.executions().bulk_write(
             [_sent(item) for item in batch], ordered=False
@@ -401,10 +514,13 @@ async def _write_batch(change: tracking.Change, batch: Sequence[_Item]) -> bool:
         matched = int(exc.details.get("nMatched", 0))
         for error in exc.details.get("writeErrors", []):
             item = batch[error["index"]]
-            item.fail(_already_there(item) if error.get("code") == 11000 else write_error(error))
+            if error.get("code") == 11000 and isinstance(item.outcome.op, InsertOne):
+                raced.append(item)
+            else:
+                item.fail(write_error(error))
     updates = [item for item in batch if item.ok and isinstance(item.outcome.op, UpdateOne)]
     if matched >= len(updates):
-        return False
+        return False, raced
     stamped = {
         raw["_id"]
         async for raw in service.executions().find(
@@ -413,10 +529,12 @@ async def _write_batch(change: tracking.Change, batch: Sequence[_Item]) -> bool:
     }
     lost = [item for item in updates if item.outcome.id not in stamped]
     unknown = len(updates) - len(lost) < matched  # an applied update was restamped since
+    if not unknown:
+        return False, [*raced, *lost]
     for item in lost:
-        item.fail(_changed_meanwhile(item, unknown=unknown))
-        item.outcome.maybe_written = unknown
-    return unknown
+        item.fail(_changed_meanwhile(item, unknown=True))
+        item.outcome.maybe_written = True
+    return True, raced
 
 
 def _sent(item: _Item) -> InsertOne[Any] | UpdateOne:
@@ -425,12 +543,19 @@ def _sent(item: _Item) -> InsertOne[Any] | UpdateOne:
     return item.outcome.op
 
 
+def _beaten(item: _Item) -> Conflict:
+    """Why a result that lost a race to a concurrent report was not applied."""
+    if isinstance(item.outcome.op, InsertOne):
+        return _already_there(item)
+    return _changed_meanwhile(item, unknown=False)
+
+
 def _already_there(item: _Item) -> Conflict:
     result = item.result
     return Conflict(
         f"attempt {result.attempt} of test case {item.case_id} in run {result.run_id} was "
-        "reported by another request while this one was written: retry to see whether this "
-        "result is the same"
+        "reported by another request while this one was written, and could not be read "
+        "again: retry to see whether this result is the same"
     )
 
 

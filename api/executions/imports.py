@@ -40,7 +40,7 @@ from api.executions.junit import JUnitCase, JUnitReport, parse_junit
 from api.executions.params import ImportParams
 from api.executions.schemas import MAX_ATTEMPT, ErrorInput, ResultInput
 from api.executions.status import RUN_FINISHED
-from api.query.bulk import BULK_WRITE_BATCH, BulkStatus
+from api.query.bulk import BulkStatus
 from api.schemas import MAX_NAME_LENGTH
 from api.test_defs.schemas import TestCaseCreate
 from api.test_defs.service import new_case_document
@@ -68,8 +68,11 @@ class Imported:
     statuses: Counter[str]
 
 
-async def import_junit(*, data: bytes, options: ImportParams) -> Imported:
-    """Parse the report, find or create its cases, create the run and report every testcase."""
+async def import_junit(*, data: bytes, options: ImportParams, batch_size: int) -> Imported:
+    """Parse the report, find or create its cases, create the run and report every testcase.
+
+    `batch_size` is the deployment's `Capabilities.write_batch`: keys per read, writes per
+    command."""
     report = parse_junit(data)
     if not report.cases:
         raise InvalidInput("the report has no testcases: there is nothing to import")
@@ -78,8 +81,9 @@ async def import_junit(*, data: bytes, options: ImportParams) -> Imported:
         raise InvalidInput.at("query.suite_id", f"test suite {options.suite_id} does not exist")
     firsts = {case.automation_key: case for case in reversed(report.cases)}
     keys = list(dict.fromkeys(case.automation_key for case in report.cases))
-    cases = await _cases_by_key(keys)
-    created, meanwhile = await _create_cases([firsts[key] for key in keys if key not in cases])
+    cases = await _cases_by_key(keys, batch_size=batch_size)
+    missing = [firsts[key] for key in keys if key not in cases]
+    created, meanwhile = await _create_cases(missing, batch_size=batch_size)
     cases.update(created)
     cases.update(meanwhile)
     run = await run_service.insert_run(
@@ -94,6 +98,7 @@ async def import_junit(*, data: bytes, options: ImportParams) -> Imported:
             requested_by=options.requested_by,
         ),
         [],
+        batch_size=batch_size,
     )
     run_id = run.id
     assert run_id is not None
@@ -107,7 +112,7 @@ async def import_junit(*, data: bytes, options: ImportParams) -> Imported:
         )
         for result, testcase in zip(results, report.cases, strict=True)
     ]
-    outcome = await report_results(results=bound, at=TESTCASES)
+    outcome = await report_results(results=bound, at=TESTCASES, batch_size=batch_size)
     failed = [result for result in outcome.results if result.status is BulkStatus.FAILED]
     if failed:
         raise _incomplete(run_id, len(bound) - len(failed), len(bound), failed[0].error)
@@ -185,11 +190,12 @@ def _cut(text: str, limit: int) -> str:
 # -- cases ----------------------------------------------------------------------------------------
 
 
-async def _cases_by_key(keys: Sequence[str]) -> dict[str, TestCase]:
-    """The cases that have these automation keys, read in batches (each a bounded `$in`)."""
+async def _cases_by_key(keys: Sequence[str], *, batch_size: int) -> dict[str, TestCase]:
+    """The cases that have these automation keys, read in batches (each an `$in` of
+    `batch_size` keys)."""
     found: dict[str, TestCase] = {}
-    for start in range(0, len(keys), BULK_WRITE_BATCH):
-        batch = list(keys[start : start + BULK_WRITE_BATCH])
+    for start in range(0, len(keys), batch_size):
+        batch = list(keys[start : start + batch_size])
         async for case in TestCase.find({"automation_key": {"$in": batch}}):
             if case.automation_key is not None:
                 found[case.automation_key] = case
@@ -211,15 +217,15 @@ def _new_case(case: JUnitCase) -> dict[str, Any]:
 
 
 async def _create_cases(
-    missing: Sequence[JUnitCase],
+    missing: Sequence[JUnitCase], *, batch_size: int
 ) -> tuple[dict[str, TestCase], dict[str, TestCase]]:
     """Create a case per testcase, in batches. Returns the cases this import created and those
     another import created meanwhile (a duplicate key: read instead), by key."""
     created: dict[str, TestCase] = {}
     taken: list[str] = []
     collection = TestCase.get_pymongo_collection()
-    for start in range(0, len(missing), BULK_WRITE_BATCH):
-        documents = [_new_case(case) for case in missing[start : start + BULK_WRITE_BATCH]]
+    for start in range(0, len(missing), batch_size):
+        documents = [_new_case(case) for case in missing[start : start + batch_size]]
         refused: set[int] = set()
         try:
             await collection.insert_many(documents, ordered=False)
@@ -233,7 +239,7 @@ async def _create_cases(
                 taken.append(document["automation_key"])
             else:
                 created[document["automation_key"]] = TestCase.model_validate(document)
-    found = await _cases_by_key(taken)
+    found = await _cases_by_key(taken, batch_size=batch_size)
     lost = [key for key in taken if key not in found]
     if lost:  # created by another import, and deleted again, while this one ran
         raise Conflict(

@@ -84,7 +84,9 @@ async def list_runs(
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409, 415),
 )
-async def create_run(data: RunCreate, request: Request, response: Response) -> RunRead:
+async def create_run(
+    data: RunCreate, request: Request, response: Response, capabilities: CapabilitiesDep
+) -> RunRead:
     """Create a run, with one queued execution per case of `suite_id` (its active cases, in
     suite order) and of `test_case_ids`.
 
@@ -92,7 +94,7 @@ async def create_run(data: RunCreate, request: Request, response: Response) -> R
     the default) and the environment (the one named, else the suite's) it uses; secret variable
     values are never copied.
     """
-    run = await run_service.create_run(data=data)
+    run = await run_service.create_run(data=data, batch_size=capabilities.write_batch)
     response.headers["Location"] = request.url_for("get_run", id=str(run.id)).path
     return run_read(run, response)
 
@@ -305,8 +307,9 @@ async def create_execution(
 
 
 @router.post("/bulk", response_model_exclude_none=True, responses=problem_responses(415))
-async def report_results(data: BulkResults) -> BulkResponse:
-    """Report up to 1,000 results (of any runs) at once, written unordered in batches.
+async def report_results(data: BulkResults, capabilities: CapabilitiesDep) -> BulkResponse:
+    """Report up to 1,000 results (of any runs) at once, written unordered (in one command on
+    MongoDB, in bounded batches on the embedded engine).
 
     A result names its run, its test case (`test_case_id`, or the case's `automation_key`) and
     its `attempt` (default 1). Idempotent per run + case + attempt: where that execution exists
@@ -323,7 +326,9 @@ async def report_results(data: BulkResults) -> BulkResponse:
     the database fails midway, the results already written keep their outcome and the rest fail
     with 503, saying whether they may have been written (then `id` names the execution to read).
     """
-    return await bulk_service.report_results(results=data.results)
+    return await bulk_service.report_results(
+        results=data.results, batch_size=capabilities.write_batch
+    )
 
 
 @router.get("/{id:item}", responses=_READ)
@@ -427,6 +432,7 @@ async def import_junit(
     response: Response,
     params: Annotated[ImportParams, Query()],
     settings: SettingsDep,
+    capabilities: CapabilitiesDep,
 ) -> ImportRead:
     """Import a JUnit XML report (pytest, Maven Surefire/Failsafe, JUnit 5/Gradle) as a run
     (`trigger: import`) with one execution per `<testcase>`: passed, failed, error or skipped;
@@ -445,7 +451,9 @@ async def import_junit(
     another media type a 415: then nothing is stored.
     """
     data = await _report_file(request, max_bytes=settings.max_import_bytes)
-    imported = await import_service.import_junit(data=data, options=params)
+    imported = await import_service.import_junit(
+        data=data, options=params, batch_size=capabilities.write_batch
+    )
     response.headers["Location"] = request.url_for("get_run", id=str(imported.run.id)).path
     return ImportRead(
         run=run_read(imported.run, response),

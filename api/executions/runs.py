@@ -26,7 +26,6 @@ from api.executions.params import RunListParams
 from api.executions.schemas import RunCases, RunCreate, RunUpdate
 from api.executions.status import ACTIVE
 from api.query import RawPage, find_page
-from api.query.bulk import BULK_WRITE_BATCH
 from api.query.crud import IfMatch, check_if_match, delete_or_404, get_or_404, update_fields
 from documents.base import utcnow
 from documents.configurations import BrowserConfiguration, BrowserSettings, TestEnvironment
@@ -118,11 +117,14 @@ async def _environment(
     return None
 
 
-async def cases_by_id(ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId, TestCase]:
-    """The test cases with these ids, read in batches (each a bounded `$in`)."""
+async def cases_by_id(
+    ids: Sequence[PydanticObjectId], *, batch_size: int
+) -> dict[PydanticObjectId, TestCase]:
+    """The test cases with these ids, read in batches (each an `$in` of `batch_size` ids, the
+    deployment's `Capabilities.write_batch`)."""
     found: dict[PydanticObjectId, TestCase] = {}
-    for start in range(0, len(ids), BULK_WRITE_BATCH):
-        batch = list(ids[start : start + BULK_WRITE_BATCH])
+    for start in range(0, len(ids), batch_size):
+        batch = list(ids[start : start + batch_size])
         async for case in TestCase.find({"_id": {"$in": batch}}):
             assert case.id is not None
             found[case.id] = case
@@ -130,13 +132,13 @@ async def cases_by_id(ids: Sequence[PydanticObjectId]) -> dict[PydanticObjectId,
 
 
 async def _run_cases(
-    suite: TestSuite | None, requested: Sequence[PydanticObjectId]
+    suite: TestSuite | None, requested: Sequence[PydanticObjectId], *, batch_size: int
 ) -> list[TestCase]:
     """The suite's active cases in suite order, then the requested ones it lacks (each must
     exist, 422 listing those that do not)."""
     suite_ids = list(suite.test_case_ids) if suite is not None else []
     wanted = list(dict.fromkeys([*suite_ids, *requested]))
-    cases = await cases_by_id(wanted)
+    cases = await cases_by_id(wanted, batch_size=batch_size)
     missing = [
         ProblemFieldError(
             location=f"body.test_case_ids.{index}", message=f"test case {id} does not exist"
@@ -154,8 +156,13 @@ async def _run_cases(
     return chosen
 
 
-async def create_run(*, data: RunCases, suite_id: PydanticObjectId | None = None) -> TestRun:
-    """A run with one queued execution per case (`RunCreate`, or a suite's run: `suite_id`)."""
+async def create_run(
+    *, data: RunCases, suite_id: PydanticObjectId | None = None, batch_size: int
+) -> TestRun:
+    """A run with one queued execution per case (`RunCreate`, or a suite's run: `suite_id`).
+
+    `batch_size` is the deployment's `Capabilities.write_batch` (ids per read, writes per insert).
+    """
     if isinstance(data, RunCreate) and data.suite_id is not None:
         suite_id = data.suite_id
     suite: TestSuite | None = None
@@ -167,7 +174,7 @@ async def create_run(*, data: RunCases, suite_id: PydanticObjectId | None = None
             raise NotFound(f"test suite {suite_id} does not exist")
     browser = await _browser(data.browser_configuration_id, suite)
     environment = await _environment(data.environment_id, suite)
-    cases = await _run_cases(suite, data.test_case_ids)
+    cases = await _run_cases(suite, data.test_case_ids, batch_size=batch_size)
     return await insert_run(
         TestRun(
             name=data.name,
@@ -183,11 +190,13 @@ async def create_run(*, data: RunCases, suite_id: PydanticObjectId | None = None
             requested_by=data.requested_by,
         ),
         cases,
+        batch_size=batch_size,
     )
 
 
-async def insert_run(run: TestRun, cases: Sequence[TestCase]) -> TestRun:
-    """Insert the run, then one queued execution (attempt 1) per case in bounded batches."""
+async def insert_run(run: TestRun, cases: Sequence[TestCase], *, batch_size: int) -> TestRun:
+    """Insert the run, then one queued execution (attempt 1) per case in inserts of
+    `batch_size` (the deployment's `Capabilities.write_batch`)."""
     run.id = PydanticObjectId()
     token = secrets.token_hex(12)
     run.counters = RunCounters(queued=len(cases), total=len(cases))
@@ -197,8 +206,8 @@ async def insert_run(run: TestRun, cases: Sequence[TestCase]) -> TestRun:
         run_id=run.id, token=token, seq=run.version, run=RunFacts.model_validate(run.model_dump())
     )
     try:
-        for start in range(0, len(cases), BULK_WRITE_BATCH):
-            batch = cases[start : start + BULK_WRITE_BATCH]
+        for start in range(0, len(cases), batch_size):
+            batch = cases[start : start + batch_size]
             await execution_service.executions().insert_many(
                 [
                     execution_service.stored(

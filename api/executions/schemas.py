@@ -7,7 +7,8 @@ from typing import Annotated, ClassVar, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
-from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
+from api.database.capabilities import EMBEDDED_WRITE_BATCH
+from api.query.bulk import MAX_BULK_ITEMS
 from api.query.pagination import Page
 from api.schemas import (
     InputModel,
@@ -470,9 +471,9 @@ class BulkResults(InputModel):
     results: list[ResultInput] = Field(
         min_length=1,
         max_length=MAX_BULK_ITEMS,
-        description=f"1 to {MAX_BULK_ITEMS} results, written unordered in batches of "
-        f"{BULK_WRITE_BATCH}. Each run + case + attempt once per request: a later result "
-        "naming the same one fails (422).",
+        description=f"1 to {MAX_BULK_ITEMS} results, written unordered: in one command on "
+        f"MongoDB, in batches of {EMBEDDED_WRITE_BATCH} on the embedded engine. Each run + "
+        "case + attempt once per request: a later result naming the same one fails (422).",
     )
 
 

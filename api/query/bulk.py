@@ -1,11 +1,12 @@
 """Bulk writes: unordered `bulk_write` commands in bounded batches, and an outcome per item.
 
 Items that failed validation before reaching the database keep their place in the result; the
-rest go to MongoDB in batches of `BULK_WRITE_BATCH` unordered writes, so one bad item never sinks
-the others and no single command's work grows with the request (a slow engine finishes each
-batch rather than the driver abandoning a huge command midway). Every result says what happened
-to the data: an id named twice in one request is refused (its outcome would be ambiguous), and
-when the database fails midway the items already written keep their status.
+rest go to MongoDB as unordered writes, so one bad item never sinks the others, in batches of the
+deployment's `Capabilities.write_batch`: the whole request in one command on MongoDB; on the
+embedded engine bounded batches, so no single command's work grows with the request (a slow
+engine finishes each batch rather than the driver abandoning a huge command midway). Every result
+says what happened to the data: an id named twice in one request is refused (its outcome would be
+ambiguous), and when the database fails midway the items already written keep their status.
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ from api.errors import (
 )
 
 MAX_BULK_ITEMS = 1000
-BULK_WRITE_BATCH = 100
-"""Writes per `bulk_write` command (and ids per existence check): bounds each command's work."""
 
 logger = logging.getLogger(__name__)
 
@@ -197,33 +196,36 @@ async def run_bulk(
     label: str,
     at: str = "body.operations",
     before_write: BeforeWrite | None = None,
+    batch_size: int,
 ) -> BulkResponse:
     """Write the items' ops in batches of unordered bulk writes; report every item in order.
 
-    `at` is where the items are in the request (for errors); `before_write` runs for each batch
-    with the items about to be written. Updates and deletes of ids that do not exist are reported
-    as 404 per item. When the database fails in a batch, that batch's items may have been
-    written and later ones were not: each says so in a 503, and the batches before keep theirs.
+    `batch_size` is the deployment's `Capabilities.write_batch`: writes per command, and ids per
+    existence check. `at` is where the items are in the request (for errors); `before_write` runs
+    for each batch with the items about to be written. Updates and deletes of ids that do not
+    exist are reported as 404 per item. When the database fails in a batch, that batch's items
+    may have been written and later ones were not: each says so in a 503, and the batches before
+    keep theirs.
     """
     if len(items) > MAX_BULK_ITEMS:
         raise InvalidInput.at("body", f"at most {MAX_BULK_ITEMS} items per bulk request")
     outcomes = list(items)
     refuse_repeated_ids(outcomes, label=label, at=at)
     pending = [item for item in outcomes if item.op is not None]
-    for start in range(0, len(pending), BULK_WRITE_BATCH):
-        batch = pending[start : start + BULK_WRITE_BATCH]
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start : start + batch_size]
         try:
             await _write_batch(collection, batch, label=label, before_write=before_write)
         except _BatchFailed as failed:
             logger.warning(
                 "bulk write of %ss stopped at batch %d of %d: the database failed",
                 label,
-                start // BULK_WRITE_BATCH + 1,
-                -(-len(pending) // BULK_WRITE_BATCH),
+                start // batch_size + 1,
+                -(-len(pending) // batch_size),
                 exc_info=failed.__cause__,
             )
             fail_unwritten(batch, maybe_written=failed.maybe_written)
-            fail_unwritten(pending[start + BULK_WRITE_BATCH :], maybe_written=False)
+            fail_unwritten(pending[start + batch_size :], maybe_written=False)
             break
     return respond(outcomes)
 

@@ -132,11 +132,15 @@ async def remove_suite_tests(
     dependencies=[requires(Domain.RESULTS)],  # creates a run: what a runner with results:write does
 )
 async def create_suite_run(
-    id: ObjectIdPath, data: SuiteRunCreate, request: Request, response: Response
+    id: ObjectIdPath,
+    data: SuiteRunCreate,
+    request: Request,
+    response: Response,
+    capabilities: CapabilitiesDep,
 ) -> RunRead:
     """Run the suite: a run with one queued execution per active test case, in suite order
     (plus any `test_case_ids`), with the suite's browser configuration and environment unless
     others are named."""
-    run = await run_service.create_run(data=data, suite_id=id)
+    run = await run_service.create_run(data=data, suite_id=id, batch_size=capabilities.write_batch)
     response.headers["Location"] = request.url_for("get_run", id=str(run.id)).path
     return run_read(run, response)

@@ -87,15 +87,16 @@ async def create_case(data: TestCaseCreate, request: Request, response: Response
 
 
 @router.post("/bulk", response_model_exclude_none=True, responses=problem_responses(415))
-async def bulk(data: BulkRequest) -> BulkResponse:
-    """Create, update and delete up to 1,000 cases, written unordered in batches.
+async def bulk(data: BulkRequest, capabilities: CapabilitiesDep) -> BulkResponse:
+    """Create, update and delete up to 1,000 cases, written unordered (in one command on
+    MongoDB, in bounded batches on the embedded engine).
 
     Every operation gets a result at its index; a failing one never stops the others. An id named
     by two operations fails the later one (422). If the database fails midway, the operations
     already written keep their result and the rest fail with 503, saying whether they may have
     been written (then `id` says which case to read).
     """
-    return await case_service.bulk(operations=data.operations)
+    return await case_service.bulk(operations=data.operations, batch_size=capabilities.write_batch)
 
 
 @router.get("/{id:item}", response_model=TestCaseRead, responses={**_READ, **NOT_MODIFIED})

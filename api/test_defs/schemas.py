@@ -14,8 +14,9 @@ from pydantic import (
     field_validator,
 )
 
+from api.database.capabilities import EMBEDDED_WRITE_BATCH
 from api.limits import MAX_LIST_BYTES, check_list_size, mebibytes
-from api.query.bulk import BULK_WRITE_BATCH, MAX_BULK_ITEMS
+from api.query.bulk import MAX_BULK_ITEMS
 from api.query.fields import partial_model
 from api.schemas import (
     Flag,
@@ -313,7 +314,8 @@ class BulkRequest(InputModel):
     operations: list[BulkOperation] = Field(
         min_length=1,
         max_length=MAX_BULK_ITEMS,
-        description=f"1 to {MAX_BULK_ITEMS} operations, written unordered in batches of "
-        f"{BULK_WRITE_BATCH}. Each case may be named by one operation only: a later operation "
-        "naming the same id fails (422 at its `id`).",
+        description=f"1 to {MAX_BULK_ITEMS} operations, written unordered: in one command on "
+        f"MongoDB, in batches of {EMBEDDED_WRITE_BATCH} on the embedded engine. Each case may "
+        "be named by one operation only: a later operation naming the same id fails (422 at "
+        "its `id`).",
     )

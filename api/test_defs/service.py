@@ -471,8 +471,8 @@ def _named_id(operation: BulkOperation) -> PydanticObjectId | None:
     return PydanticObjectId(operation.id)
 
 
-async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
-    """Create, update and delete many cases in batches of unordered bulk writes."""
+async def bulk(*, operations: Sequence[BulkOperation], batch_size: int) -> BulkResponse:
+    """Create, update and delete many cases in unordered bulk writes of `batch_size` each."""
     planned: list[BulkOutcome] = []
     known = KnownIds()  # each configuration named is looked up once
     for index, operation in enumerate(operations):
@@ -481,4 +481,6 @@ async def bulk(*, operations: Sequence[BulkOperation]) -> BulkResponse:
         except ProblemError as exc:
             failed = BulkOutcome(status=BulkStatus.FAILED, id=_named_id(operation), error=exc)
             planned.append(failed)
-    return await run_bulk(_collection(), planned, label=CASE, before_write=_before_deleting)
+    return await run_bulk(
+        _collection(), planned, label=CASE, before_write=_before_deleting, batch_size=batch_size
+    )

@@ -7,7 +7,8 @@ later feature adds its own module, its count to `SeedSize`, and a line there.
 
 Documents are built and validated through the Beanie document models (every default and derived
 field the models define) and written with the driver in unordered `insert_many` batches of
-`BULK_WRITE_BATCH`. Everything random comes from the seed: the same seed gives the same
+`EMBEDDED_WRITE_BATCH` (on every deployment: the progress bar's step, and bounded commands on the
+embedded engine). Everything random comes from the seed: the same seed gives the same
 documents, ids and timestamps included (see `context.REFERENCE_TIME`).
 
 This module stays light to import (the CLI reads `SIZES` to build its options): the models,
@@ -193,9 +194,9 @@ async def _write_raw(
     progress: SeedProgress | None,
 ) -> int:
     """Insert raw documents (GridFS files and chunks) in unordered batches."""
-    from api.query.bulk import BULK_WRITE_BATCH
+    from api.database.capabilities import EMBEDDED_WRITE_BATCH
 
-    for batch in batched(documents, BULK_WRITE_BATCH, strict=False):
+    for batch in batched(documents, EMBEDDED_WRITE_BATCH, strict=False):
         await db[collection].insert_many(list(batch), ordered=False)
         if progress is not None:
             progress.advance(len(batch))
@@ -209,12 +210,13 @@ async def _write(
     context: SeedContext,
     progress: SeedProgress | None,
 ) -> int:
-    """Insert in unordered batches of `BULK_WRITE_BATCH`; each document is kept once written."""
-    from api.query.bulk import BULK_WRITE_BATCH
+    """Insert in unordered batches of `EMBEDDED_WRITE_BATCH`; each document is kept once
+    written."""
+    from api.database.capabilities import EMBEDDED_WRITE_BATCH
     from scripts.seeding.context import stored
 
     written = 0
-    for batch in batched(documents, BULK_WRITE_BATCH, strict=False):
+    for batch in batched(documents, EMBEDDED_WRITE_BATCH, strict=False):
         await db[collection].insert_many([stored(document) for document in batch], ordered=False)
         for document in batch:
             context.keep(document)

@@ -15,6 +15,7 @@ from pymongo import DeleteOne, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.database.capabilities import EMBEDDED_WRITE_BATCH
 from api.errors import InvalidInput, ProblemError
 from api.query import BulkOutcome, BulkStatus, run_bulk
 from api.query.bulk import MAX_BULK_ITEMS
@@ -353,7 +354,7 @@ class TestBulkItemFailures:
     ) -> None:
         items = [_insert("a"), _invalid("name is too long"), _insert("b")]
 
-        response = await run_bulk(things, items, label="thing")
+        response = await run_bulk(things, items, label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         assert [(r.index, r.status) for r in response.results] == [
             (0, BulkStatus.CREATED),
@@ -381,7 +382,7 @@ class TestBulkItemFailures:
     ) -> None:
         items = [_insert("existing"), _insert("new"), _insert("new"), _insert("other")]
 
-        response = await run_bulk(things, items, label="thing")
+        response = await run_bulk(things, items, label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         statuses = [r.status for r in response.results]
         assert statuses == [
@@ -401,10 +402,15 @@ class TestBulkItemFailures:
         self, things: AsyncCollection[Any]
     ) -> None:
         other = _insert("other")
-        await run_bulk(things, [other], label="thing")
+        await run_bulk(things, [other], label="thing", batch_size=EMBEDDED_WRITE_BATCH)
         assert other.id is not None
 
-        response = await run_bulk(things, [_update(other.id, name="existing")], label="thing")
+        response = await run_bulk(
+            things,
+            [_update(other.id, name="existing")],
+            label="thing",
+            batch_size=EMBEDDED_WRITE_BATCH,
+        )
 
         [result] = response.results
         assert result.error is not None
@@ -424,7 +430,7 @@ class TestBulkItemFailures:
             _insert("named"),
         ]
 
-        response = await run_bulk(collection, items, label="thing")
+        response = await run_bulk(collection, items, label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         assert [r.status for r in response.results] == [BulkStatus.FAILED, BulkStatus.CREATED]
         error = response.results[0].error
@@ -439,7 +445,7 @@ class TestBulkItemFailures:
         missing = ObjectId()
         items = [_update(missing, size=2), _update(existing, size=3), _delete(ObjectId())]
 
-        response = await run_bulk(things, items, label="thing")
+        response = await run_bulk(things, items, label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         assert [r.status for r in response.results] == [
             BulkStatus.FAILED,
@@ -465,7 +471,7 @@ class TestBulkResults:
     ) -> None:
         existing = await _existing_id(things)
         doomed = _insert("doomed")
-        await run_bulk(things, [doomed], label="thing")
+        await run_bulk(things, [doomed], label="thing", batch_size=EMBEDDED_WRITE_BATCH)
         assert doomed.id is not None
         items = [
             _delete(ObjectId()),
@@ -476,7 +482,7 @@ class TestBulkResults:
             _delete(doomed.id),
         ]
 
-        response = await run_bulk(things, items, label="thing")
+        response = await run_bulk(things, items, label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         assert [r.index for r in response.results] == list(range(len(items)))
         assert [r.status for r in response.results] == [
@@ -505,7 +511,7 @@ class TestBulkResults:
         assert await things.count_documents({"name": "existing", "size": 10}) == 1
 
     async def test_no_items_is_an_empty_result(self, things: AsyncCollection[Any]) -> None:
-        response = await run_bulk(things, [], label="thing")
+        response = await run_bulk(things, [], label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         assert response.results == []
         assert (response.created, response.updated, response.deleted, response.failed) == (
@@ -520,7 +526,7 @@ class TestBulkSizeLimit:
     async def test_accepts_the_maximum_number_of_items(self, things: AsyncCollection[Any]) -> None:
         items = [_delete(ObjectId()) for _ in range(MAX_BULK_ITEMS)]
 
-        response = await run_bulk(things, items, label="thing")
+        response = await run_bulk(things, items, label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         assert response.failed == MAX_BULK_ITEMS
         assert {r.error.status for r in response.results if r.error} == {404}
@@ -531,7 +537,7 @@ class TestBulkSizeLimit:
         items = [_insert(f"item-{n}") for n in range(MAX_BULK_ITEMS + 1)]
 
         with pytest.raises(ProblemError) as refused:
-            await run_bulk(things, items, label="thing")
+            await run_bulk(things, items, label="thing", batch_size=EMBEDDED_WRITE_BATCH)
 
         problem = refused.value.to_problem()
         assert problem.status == 422

@@ -8,6 +8,7 @@ to no request in particular.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.database.capabilities import EMBEDDED_WRITE_BATCH
 from api.database.migrations import MIGRATIONS_COLLECTION
 from api.main import create_app
 from api.settings import Settings
@@ -23,6 +25,7 @@ from scripts.bench.recorder import CommandRecorder
 from tests.api.executions.helpers import RUNS
 from tests.api.helpers import create_browser, create_environment, served
 from tests.api.suites.helpers import SUITES, TESTS, create_cases, create_suite
+from tests.conftest import REAL_MONGODB
 
 
 @pytest.fixture
@@ -121,6 +124,29 @@ async def test_a_bulk_looks_each_named_configuration_up_once(
         "find test_environments",
         "insert test_cases",
     ]
+
+
+async def test_a_bulk_over_one_batch_is_one_write_on_mongodb_and_bounded_batches_here(
+    recorded: httpx.AsyncClient, recorder: CommandRecorder
+) -> None:
+    """MongoDB takes the whole bulk in one command; the embedded engine gets bounded batches
+    (`Capabilities.write_batch`), so no single command runs long enough to be abandoned."""
+    size = 150
+    operations = [{"op": "create", "data": {"name": f"Case {n}"}} for n in range(size)]
+    await recorded.get(TESTS)  # the deployment's capabilities are probed once, at first use
+
+    sent = await commands(
+        recorder, recorded, "POST", f"{TESTS}/bulk", json={"operations": operations}
+    )
+
+    if REAL_MONGODB:
+        assert sent == ["insert test_cases"]
+        assert len(sent) <= 2
+    else:
+        assert sent == ["insert test_cases"] * math.ceil(size / EMBEDDED_WRITE_BATCH)
+        assert len(sent) <= math.ceil(size / EMBEDDED_WRITE_BATCH) + 1
+    page = (await recorded.get(TESTS, params={"limit": 1})).json()
+    assert page["total"] == size
 
 
 @pytest.mark.parametrize("runs", [1, 6])

@@ -15,8 +15,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from api.database import migrations
-from api.database.capabilities import Capabilities, probe
+from api.database.capabilities import (
+    EMBEDDED_WRITE_BATCH,
+    SERVER_WRITE_BATCH,
+    Capabilities,
+    is_embedded_engine,
+    probe,
+)
 from api.database.connection import open_client
+from api.query.bulk import MAX_BULK_ITEMS
 from tests.conftest import REAL_MONGODB
 
 LEFTOVER = "_capability_probe"
@@ -107,13 +114,52 @@ def expected_on_this_deployment(capabilities: Capabilities) -> None:
     if REAL_MONGODB:
         assert capabilities.full_text_search is True
         assert capabilities.ascii_word_boundaries is True
+        assert capabilities.embedded_engine is False
+        assert capabilities.write_batch == SERVER_WRITE_BATCH
     else:
         assert capabilities == Capabilities(
             transactions=True,
             change_streams=False,
             full_text_search=False,
             ascii_word_boundaries=False,
+            embedded_engine=True,
         )
+        assert capabilities.write_batch == EMBEDDED_WRITE_BATCH
+
+
+# `hello` as each kind of server answers it (the fields the probe reads, and a few others).
+MONGOECO_HELLO = {"isWritablePrimary": True, "maxWireVersion": 20, "gitVersion": "mongoeco"}
+STANDALONE_HELLO = {"isWritablePrimary": True, "maxWireVersion": 25, "maxWriteBatchSize": 100_000}
+REPLICA_SET_HELLO = {**STANDALONE_HELLO, "setName": "rs0", "hosts": ["db0:27017"]}
+MONGOS_HELLO = {**STANDALONE_HELLO, "msg": "isdbgrid"}
+
+
+class TestWriteBatch:
+    """Writes per command of a bulk request: bounded on the embedded engine, a whole request
+    elsewhere."""
+
+    def test_the_embedded_engine_is_known_by_its_hello(self) -> None:
+        assert is_embedded_engine(MONGOECO_HELLO) is True
+        for hello in (STANDALONE_HELLO, REPLICA_SET_HELLO, MONGOS_HELLO, {}):
+            assert is_embedded_engine(hello) is False
+
+    def test_the_embedded_engine_writes_in_batches_and_mongodb_takes_a_whole_request(
+        self,
+    ) -> None:
+        flags = {"transactions": True, "change_streams": False, "full_text_search": False}
+        embedded = Capabilities(**flags, embedded_engine=True)
+        server = Capabilities(**flags, embedded_engine=False)
+
+        assert embedded.write_batch == EMBEDDED_WRITE_BATCH == 100
+        assert server.write_batch == SERVER_WRITE_BATCH >= MAX_BULK_ITEMS
+
+    def test_is_not_one_of_the_reported_flags(self) -> None:
+        capabilities = Capabilities(
+            transactions=True, change_streams=False, full_text_search=False, embedded_engine=True
+        )
+
+        assert "embedded_engine" not in capabilities.model_dump()
+        assert "embedded_engine" not in capabilities.model_dump_json()
 
 
 class TestProbe:

@@ -50,6 +50,7 @@ async def _build(uri: str, db_name: str) -> Fixture:
     from api.artifacts import log_service, report_service, screenshot_service
     from api.artifacts.report_schemas import ReportCreate
     from api.database import migrations
+    from api.database.capabilities import EMBEDDED_WRITE_BATCH
     from api.executions import runs as run_service
     from api.executions.schemas import RunCreate
     from documents.artifacts import ReportFormat
@@ -65,7 +66,8 @@ async def _build(uri: str, db_name: str) -> Fixture:
 
         async def new_run(name: str) -> tuple[PydanticObjectId, PydanticObjectId]:
             run = await run_service.create_run(
-                data=RunCreate(name=name, test_case_ids=[case.id])  # type: ignore[list-item]
+                data=RunCreate(name=name, test_case_ids=[case.id]),  # type: ignore[list-item]
+                batch_size=EMBEDDED_WRITE_BATCH,
             )
             assert run.id is not None
             execution = await db["test_executions"].find_one({"run_id": run.id})
@@ -85,7 +87,8 @@ async def _build(uri: str, db_name: str) -> Fixture:
 
         async def logs(run: PydanticObjectId, count: int) -> None:
             await log_service.create_entries(
-                entries=[{"run_id": str(run), "message": f"line {n}"} for n in range(count)]
+                entries=[{"run_id": str(run), "message": f"line {n}"} for n in range(count)],
+                batch_size=EMBEDDED_WRITE_BATCH,
             )
 
         old, old_execution = await new_run("old")

@@ -280,16 +280,66 @@ class TestIdempotence:
         bodies = await asyncio.gather(*(report(client, *results) for _ in range(3)))
         for index in range(len(results)):
             outcomes = sorted(body["results"][index]["status"] for body in bodies)
-            written = [o for o in outcomes if o in {"created", "updated"}]
-            assert len(written) == 1, outcomes  # exactly one request wrote it
-            for body in bodies:
-                result = body["results"][index]
-                if result["status"] == "failed":
-                    assert result["error"]["status"] == 409, result
+            # Exactly one request wrote it; the others found it written: never a failure.
+            written = "updated" if index < len(cases) else "created"
+            assert outcomes == sorted([written, "unchanged", "unchanged"]), outcomes
         done = await get_run(client, run["id"])
         assert done["status"] == "passed"
         assert counted(done) == {"passed": 4, "total": 4}
         assert len(await run_executions(client, run["id"])) == 4
+
+    async def test_concurrent_identical_new_results_are_created_once_and_unchanged_elsewhere(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        """Retries racing their original: an insert that loses to the identical result is
+        `unchanged`, never a failure a runner would count as an error."""
+        run = await create_run(client, test_case_ids=[c["id"] for c in cases])  # stays running
+        results = [
+            {"run_id": run["id"], "test_case_id": case["id"], "attempt": 2, "status": "passed"}
+            for case in cases
+        ]
+
+        bodies = await asyncio.gather(*(report(client, *results) for _ in range(4)))
+
+        for index in range(len(results)):
+            outcomes = sorted(body["results"][index]["status"] for body in bodies)
+            assert outcomes == ["created", "unchanged", "unchanged", "unchanged"], outcomes
+            assert len({body["results"][index]["id"] for body in bodies}) == 1
+        done = await get_run(client, run["id"])
+        assert done["status"] == "running"
+        assert counted(done) == {"queued": 3, "passed": 3, "total": 6}
+        assert len(await run_executions(client, run["id"])) == 6
+
+    async def test_a_new_result_racing_another_ends_as_what_happened_to_it(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        """Two different reports of one new attempt: the one whose insert loses applies as an
+        update of the winner where the status machine allows it (running, then passed), and
+        is refused where it does not (passed, then running); the counters follow exactly."""
+        run = await create_run(client, test_case_ids=[c["id"] for c in cases])
+        running, passed = (
+            [
+                {"run_id": run["id"], "test_case_id": case["id"], "attempt": 2, "status": status}
+                for case in cases
+            ]
+            for status in ("running", "passed")
+        )
+
+        bodies = await asyncio.gather(report(client, *running), report(client, *passed))
+
+        executions = by_case(await run_executions(client, run["id"]))
+        for index, case in enumerate(cases):
+            first, second = (body["results"][index] for body in bodies)
+            if first["status"] == "created":  # running first: passed follows it
+                assert second["status"] == "updated", second
+            else:  # passed first: it is final, running cannot follow
+                assert (first["status"], second["status"]) == ("failed", "created")
+                assert first["error"]["status"] == 409
+            assert first.get("id", second["id"]) == second["id"]
+            assert executions[(case["id"], 2)]["status"] == "passed"
+        done = await get_run(client, run["id"])
+        assert counted(done) == {"queued": 3, "passed": 3, "total": 6}
+        assert len(executions) == 6
 
     async def test_an_idempotency_key_replays_the_first_answer(
         self, client: httpx.AsyncClient, cases: list[dict[str, Any]]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from api.database.capabilities import EMBEDDED_WRITE_BATCH
 from api.executions import imports
 from api.executions.junit import parse_junit
 from api.executions.schemas import MAX_ATTEMPT
@@ -213,7 +214,9 @@ class TestConcurrentImports:
         """What an import meets when another creates a case between its read and its insert."""
         [testcase] = parse_junit(suite('<testcase classname="t" name="raced"/>')).cases
         other = await client.post(TESTS, json={"name": "raced", "automation_key": "t::raced"})
-        created, meanwhile = await imports._create_cases([testcase])
+        created, meanwhile = await imports._create_cases(
+            [testcase], batch_size=EMBEDDED_WRITE_BATCH
+        )
         assert created == {}
         assert str(meanwhile["t::raced"].id) == other.json()["id"]
 

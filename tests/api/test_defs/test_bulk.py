@@ -9,7 +9,7 @@ import httpx
 from bson import ObjectId
 from pymongo.asynchronous.database import AsyncDatabase
 
-from api.query.bulk import BULK_WRITE_BATCH
+from api.database.capabilities import EMBEDDED_WRITE_BATCH
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem, parse_time
 from tests.api.test_defs.helpers import (
     BULK,
@@ -350,7 +350,8 @@ class TestBulkDelete:
 
 
 class TestBulkBatches:
-    """The writes go to the database in batches of `BULK_WRITE_BATCH`, one after the other."""
+    """On the embedded engine the writes go in batches of `EMBEDDED_WRITE_BATCH`, one after the
+    other; on MongoDB in one command. Each item's outcome is the same either way."""
 
     async def test_a_bulk_just_over_one_batch_reports_each_item_at_its_index(
         self, client: httpx.AsyncClient, db: AsyncDatabase[Any]
@@ -359,7 +360,7 @@ class TestBulkBatches:
         first_batch = [
             _update(target["id"], owner="bob"),
             _create("Twin first", automation_key="twin"),
-            *(_create(f"Case {n}") for n in range(BULK_WRITE_BATCH - 2)),
+            *(_create(f"Case {n}") for n in range(EMBEDDED_WRITE_BATCH - 2)),
         ]
         second_batch = [
             _create("Twin second", automation_key="twin"),  # the first twin is stored by now
@@ -371,12 +372,12 @@ class TestBulkBatches:
 
         results = body["results"]
         assert results[0] == {"index": 0, "status": "updated", "id": target["id"]}
-        assert {r["status"] for r in results[1:BULK_WRITE_BATCH]} == {"created"}
-        twin = _failure(results[BULK_WRITE_BATCH], 409)
+        assert {r["status"] for r in results[1:EMBEDDED_WRITE_BATCH]} == {"created"}
+        twin = _failure(results[EMBEDDED_WRITE_BATCH], 409)
         assert "automation_key" in twin["detail"]
-        assert UNKNOWN_ID in _failure(results[BULK_WRITE_BATCH + 1], 404)["detail"]
-        assert results[BULK_WRITE_BATCH + 2]["status"] == "created"
-        assert _totals(body) == (BULK_WRITE_BATCH, 1, 0, 2)
+        assert UNKNOWN_ID in _failure(results[EMBEDDED_WRITE_BATCH + 1], 404)["detail"]
+        assert results[EMBEDDED_WRITE_BATCH + 2]["status"] == "created"
+        assert _totals(body) == (EMBEDDED_WRITE_BATCH, 1, 0, 2)
         stored = {str(doc["_id"]): doc for doc in await all_cases(db)}
         created = {r["id"] for r in results if r["status"] == "created"}
         assert set(stored) == created | {target["id"]}

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from api.database.capabilities import EMBEDDED_WRITE_BATCH
 from api.database.embedded import EmbeddedEngine
-from api.query.bulk import BULK_WRITE_BATCH
 from tests.api.test_defs.helpers import BULK
 
 
@@ -21,7 +21,7 @@ async def test_items_of_the_failed_batch_may_be_written_later_ones_were_not(
     engine: EmbeddedEngine, doomed_client: httpx.AsyncClient
 ) -> None:
     operations = [
-        {"op": "create", "data": {"name": f"Case {n}"}} for n in range(BULK_WRITE_BATCH + 1)
+        {"op": "create", "data": {"name": f"Case {n}"}} for n in range(EMBEDDED_WRITE_BATCH + 1)
     ]
     # A write while the database is up: the service has seen its schema (else it could not
     # know it may write, and would refuse the bulk whole, writing nothing).
@@ -33,16 +33,16 @@ async def test_items_of_the_failed_batch_may_be_written_later_ones_were_not(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert (body["created"], body["updated"], body["deleted"]) == (0, 0, 0)
-    assert body["failed"] == BULK_WRITE_BATCH + 1
+    assert body["failed"] == EMBEDDED_WRITE_BATCH + 1
     results = body["results"]
-    assert [result["index"] for result in results] == list(range(BULK_WRITE_BATCH + 1))
+    assert [result["index"] for result in results] == list(range(EMBEDDED_WRITE_BATCH + 1))
     for result in results:
         assert result["status"] == "failed"
         assert result["error"]["status"] == 503
         assert result["error"]["type"] == "/problems/database-unavailable"
         assert "database became unavailable" in result["error"]["detail"]
-    assert {result["error"]["detail"] for result in results[:BULK_WRITE_BATCH]} == {
+    assert {result["error"]["detail"] for result in results[:EMBEDDED_WRITE_BATCH]} == {
         results[0]["error"]["detail"]
     }
     assert "may have been written" in results[0]["error"]["detail"]
-    assert "not written" in results[BULK_WRITE_BATCH]["error"]["detail"]
+    assert "not written" in results[EMBEDDED_WRITE_BATCH]["error"]["detail"]
