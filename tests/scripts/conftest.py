@@ -79,6 +79,9 @@ def cli_db(
     name = f"jbts_cli_{uuid.uuid4().hex[:12]}"
     clean_env.setenv("MONGODB_URI", mongodb_uri)
     clean_env.setenv("MONGODB_DB", name)
+    # The database is up: on a loaded machine the engine may take seconds to answer the driver's
+    # first `hello`, which the 2 s default for a database that is down would call unreachable.
+    clean_env.setenv("JBTS_SERVER_SELECTION_TIMEOUT_MS", "60000")
     try:
         yield name
     finally:
