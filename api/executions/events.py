@@ -155,7 +155,7 @@ async def run_events(
                     async for event in caught_up:
                         yield event
             last = EventId(watermark)
-            yield Event("run", last, run_event(current))
+            yield Event("run", last, run_event(await tracking.observed(current)))
             said_at = clock.time()
             if finished(current):
                 return

@@ -101,9 +101,14 @@ async def create_run(data: RunCreate, request: Request, response: Response) -> R
 async def get_run(
     id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
 ) -> RunRead | Response:
-    """One test run. The `ETag` is its `version`, which every change of its executions moves."""
+    """One test run. The `ETag` is its `version`, which every change of its executions moves.
+
+    Its counters are its executions' statuses at the moment it is read, also while changes are
+    being written (which is also why no 304 is answered then: the counters move within a
+    version)."""
     run = await run_service.get_run(id=id)
-    return not_modified(run, if_none_match) or run_read(run, response)
+    cached = None if run.pending else not_modified(run, if_none_match)
+    return cached or run_read(run, response)
 
 
 @router.patch("/runs/{id:item}", responses=problem_responses(404, 409, 412, 415))

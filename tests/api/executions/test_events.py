@@ -31,6 +31,7 @@ from tests.api.executions.helpers import (
     get_run,
     run_executions,
     set_status,
+    write_without_closing,
 )
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 
@@ -293,6 +294,22 @@ class TestPollingPath:
         assert failed.data["worker"] == "ci-agent-7"
         assert events[-1].event == "run"
         assert events[-1].data["status"] == "failed"
+
+
+class TestObservedCounters:
+    async def test_the_first_run_event_counts_a_change_not_yet_closed(
+        self, client: httpx.AsyncClient, events_server: EventsServer
+    ) -> None:
+        run_id, (first, _) = await queued_run(client, 2)
+        await write_without_closing(first, "running")
+
+        async with events_server.open(run_id) as stream:
+            opening = await stream.event()
+
+        assert opening.event == "run"
+        counters = opening.data["counters"]
+        assert (counters["queued"], counters["running"], counters["total"]) == (1, 1, 2)
+        await events_server.wait_until_idle()
 
 
 class TestFinishedRun:
