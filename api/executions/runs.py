@@ -257,7 +257,25 @@ async def cancel_run(*, id: PydanticObjectId) -> TestRun:
                             ]
                         },
                     }
-                }
+                },
+                # In the same update: the cancel is a transition (see `service.status_update`).
+                {
+                    "$set": {
+                        "transitions": {
+                            "$concatArrays": [
+                                {"$ifNull": ["$transitions", []]},
+                                [
+                                    {
+                                        "status": ExecutionStatus.CANCELLED.value,
+                                        "seq": change.seq,
+                                        "at": now,
+                                        "duration_ms": "$duration_ms",
+                                    }
+                                ],
+                            ]
+                        }
+                    }
+                },
             ],
         )
     except PyMongoError:

@@ -87,7 +87,7 @@ async def write_without_closing(execution_id: str, status: str) -> tracking.Chan
     fields = service.status_fields(execution, ExecutionStatus(status), now=utcnow())
     written = await service.executions().update_one(
         {"_id": execution.id, "status": execution.status.value},
-        {"$set": {**fields, "run_seq": change.seq}},
+        service.status_update(fields, change.seq),
     )
     assert written.modified_count == 1
     return change
