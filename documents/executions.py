@@ -221,6 +221,21 @@ def attempt_key(run_id: object, test_case_id: object, attempt: object) -> str:
     return f"{run_id}:{test_case_id}:{attempt}"
 
 
+MAX_TRANSITIONS = 3
+"""An execution changes status at most this often: created (queued, or straight to a reported
+status), running, final; the status machine allows no more."""
+
+
+class ExecutionTransition(BaseModel):
+    """One status change of an execution: written with it, in the same update."""
+
+    status: ExecutionStatus
+    seq: int = Field(ge=1)
+    """The run's version of the change (the execution's `run_seq` as it wrote this status)."""
+    at: datetime
+    duration_ms: int | None = Field(default=None, ge=0)
+
+
 class TestExecution(TimestampedDocument):
     __test__ = False  # not a pytest test class
 
@@ -238,6 +253,9 @@ class TestExecution(TimestampedDocument):
     # The run's version when this execution last changed status (its `PendingChange.seq`), so
     # live status resumes from an event id without gaps (m0006).
     run_seq: int = Field(default=1, ge=1)
+    # Every status change with its `run_seq` (oldest first), so live status sends each one, not
+    # only the latest. Absent on executions written before: their status at their `run_seq`.
+    transitions: list[ExecutionTransition] = Field(default_factory=list)
     # The run's facts analytics filter by (m0009; absent only before that migration ran).
     run: RunFacts | None = None
     # `run_id:test_case_id:attempt`, derived on construction (they never change): reporting is

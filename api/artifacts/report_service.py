@@ -51,6 +51,7 @@ from api.artifacts.report_schemas import (
     SuiteRunReport,
 )
 from api.errors import InvalidInput, NotFound
+from api.executions import tracking
 from api.executions.schemas import ExecutionRead, RunRead
 from api.query import RawPage, find_page
 from api.query.crud import get_or_404, insert
@@ -128,9 +129,10 @@ async def screenshots_of(
 async def generate_report(*, data: ReportCreate, inline_bytes: int, base_url: str) -> TestReport:
     """Render and store a report of the run; an HTML report links its screenshots under
     `base_url` (the service's, ending in `/`)."""
-    run = await TestRun.get(data.run_id)
-    if run is None:
+    stored = await TestRun.get(data.run_id)
+    if stored is None:
         raise InvalidInput.at("body.run_id", f"run {data.run_id} does not exist")
+    run = await tracking.observed(stored)
     assert run.id is not None
     executions = [execution async for execution in run_executions(run.id)]
     summary = summary_of(run)
@@ -229,7 +231,7 @@ async def suite_report(
     )
     runs: list[tuple[TestRun, list[TestExecution]]] = []
     async for raw in latest:
-        run = TestRun.model_validate(raw)
+        run = await tracking.observed(TestRun.model_validate(raw))
         assert run.id is not None
         runs.append((run, [execution async for execution in run_executions(run.id)]))
     # JUnit XML has no place for figures: they are computed for the json and html reports.

@@ -377,12 +377,23 @@ def _status_fields(
 def _op(item: _Item, change: tracking.Change) -> InsertOne[Any] | UpdateOne:
     seq = change.seq
     if item.document is not None:
-        return InsertOne({**item.document, "run": change.run.model_dump(), "run_seq": seq})
+        # Created in its reported status: that is its one transition.
+        return InsertOne(
+            {
+                **item.document,
+                "run": change.run.model_dump(),
+                "run_seq": seq,
+                "transitions": [service.transition(item.document, seq)],
+            }
+        )
     assert item.before is not None
     assert item.update is not None
+    changes_status = item.before != item.after
     return UpdateOne(
         {"_id": item.outcome.id, "status": item.before.value},
-        {"$set": {**item.update, "run_seq": seq}},
+        service.status_update(item.update, seq)
+        if changes_status
+        else {"$set": {**item.update, "run_seq": seq}},
         array_filters=item.array_filters or None,
     )
 

@@ -4,17 +4,28 @@
 keeps on the run. Every change of the run's executions stamps them with `run_seq`, and every
 execution whose `run_seq` is at most `watermark(run)` is written and final. So the loop reads the
 run, and when its watermark `w` passed the last one sent, sends an `execution` event for each
-execution with `last < run_seq <= w` (in `run_seq, _id` order, in bounded batches), then a `run`
-event with the run's state, and remembers `w`. An execution that changed twice before the loop
-looked is sent once, in its latest state. The stream ends after the `run` event of a finished run
-with no change pending (or when the run is deleted).
+status change (transition) of an execution with `last < seq <= w`, then a `run` event with the
+run's state (`tracking.observed`: counters exact even while changes are pending), and remembers
+`w`.
+
+**Every status change is an event.** Each write of an execution's status also appends, in the
+same single-document update, a transition `{status, seq, at, duration_ms}` to its `transitions`
+(`service.status_update`, the cancel's pipeline, a new execution's first one): at most
+`MAX_TRANSITIONS`, as the status machine allows. An execution that went queued, running, passed
+before the loop looked is three events, each with the status and duration of its transition,
+in `seq, _id` order (bounded batches: one aggregation each, its first stage `run_id, run_seq`
+on the `run_seq` index, since an execution's `run_seq` is that of its latest write and so at or
+above the `seq` of each of its transitions; only the transitions in range are sorted). An
+execution written before transitions were kept counts as one, its status at its `run_seq`. The
+stream ends after the `run` event of a finished run with no change pending (or when the run is
+deleted).
 
 **Event ids** (what a reconnecting client sends back as `Last-Event-ID`): a `run` event's id is
-the watermark, `"17"`; an `execution` event's id is its `run_seq` and its id,
+the watermark, `"17"`; an `execution` event's id is its transition's `seq` and the execution's id,
 `"17:6650f1c2a7b4e3d2c1b0a998"`, since one change (a cancel, a new run) stamps many executions
-with one `run_seq`. Resuming from `"17"` sends the executions with `run_seq > 17`; from
-`"17:<id>"`, those of `run_seq` 17 after that id, then those above 17: no gap, no repeat. Every
-connection starts with the run's state: the executions after `Last-Event-ID` (if sent), then a
+with one `run_seq`. Resuming from `"17"` sends the transitions with `seq > 17`; from
+`"17:<id>"`, those of `seq` 17 after that id, then those above 17: no gap, no repeat. Every
+connection starts with the run's state: the transitions after `Last-Event-ID` (if sent), then a
 `run` event (again, with its id, when nothing changed since).
 
 **What wakes the loop** is the one part that depends on the deployment, and lives here only:
@@ -51,8 +62,8 @@ from api.executions.schemas import (
     ExecutionEvent,
     RunEvent,
 )
-from api.executions.status import RUN_FINISHED
-from documents.executions import TestRun
+from api.executions.status import RUN_FINISHED, TERMINAL
+from documents.executions import ExecutionStatus, TestRun
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +71,7 @@ EVENT_ID_PATTERN = r"^[0-9]{1,18}(:[0-9a-f]{24})?$"
 """A `run` event's id (the run's watermark), or an `execution` event's (`run_seq:execution id`)."""
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 EVENT_BATCH = 200
-"""Executions read per query while catching up (a cancel stamps a whole run with one `run_seq`)."""
+"""Transitions read per query while catching up (a cancel stamps a whole run with one `run_seq`)."""
 RUN_SEQ_INDEX = "run_seq"  # test_executions {run_id, run_seq, _id} (m0006): no sort in memory
 MAX_AWAIT_MS = 1000
 """The longest a change stream's `getMore` waits on the server before the loop looks again."""
@@ -155,7 +166,7 @@ async def run_events(
                     async for event in caught_up:
                         yield event
             last = EventId(watermark)
-            yield Event("run", last, run_event(current))
+            yield Event("run", last, run_event(await tracking.observed(current)))
             said_at = clock.time()
             if finished(current):
                 return
@@ -187,65 +198,99 @@ _EXECUTION_FIELDS: Mapping[str, int] = dict.fromkeys(
         "test_case_id",
         "test_case.name",
         "attempt",
-        "status",
         "started_at",
         "finished_at",
-        "duration_ms",
         "error.message",
         "worker",
-        "run_seq",
     ),
     1,
 )
 
+_TRANSITIONS: Mapping[str, Any] = {
+    "$cond": [
+        {"$gt": [{"$size": {"$ifNull": ["$transitions", []]}}, 0]},
+        "$transitions",
+        # Written before executions kept their transitions: their status at their `run_seq`.
+        [{"status": "$status", "seq": "$run_seq", "duration_ms": "$duration_ms"}],
+    ]
+}
+"""The execution's status changes (`TestExecution.transitions`), as an aggregation expression."""
+
 
 def execution_event(raw: Mapping[str, Any]) -> ExecutionEvent:
-    error = raw.get("error") or {}
+    """The event of one transition (`raw["transition"]`) of the execution `raw`: its status,
+    `run_seq` and duration are the transition's; its end (`finished_at`, the error) is told
+    only with a final status, its start not while queued."""
+    transition = raw["transition"]
+    status = ExecutionStatus(transition["status"])
+    final = status in TERMINAL
+    error = (raw.get("error") or {}) if final else {}
     message = error.get("message")
     return ExecutionEvent(
         id=str(raw["_id"]),
         test_case_id=str(raw["test_case_id"]),
         test_case_name=raw["test_case"]["name"],
         attempt=raw["attempt"],
-        status=raw["status"],
-        started_at=raw.get("started_at"),
-        finished_at=raw.get("finished_at"),
-        duration_ms=raw.get("duration_ms"),
+        status=status,
+        started_at=None if status is ExecutionStatus.QUEUED else raw.get("started_at"),
+        finished_at=raw.get("finished_at") if final else None,
+        duration_ms=transition.get("duration_ms"),
         error_message=None if message is None else message[:MAX_EVENT_ERROR_LENGTH],
         worker=raw.get("worker"),
-        run_seq=raw["run_seq"],
+        run_seq=transition["seq"],
     )
 
 
 async def _executions_after(
     run_id: PydanticObjectId, *, after: EventId, upto: int
 ) -> AsyncGenerator[Event]:
-    """An `execution` event for each execution after `after` up to `run_seq` `upto`, in
-    `run_seq, _id` order, read in batches of `EVENT_BATCH` (keyset: each resumes after the last
-    execution sent)."""
+    """An `execution` event for each transition of the run's executions after `after` up to
+    `run_seq` `upto`, in `run_seq, _id` order, read in batches of `EVENT_BATCH` (keyset: each
+    resumes after the last transition sent).
+
+    An execution's `run_seq` is that of its latest write, so every execution with a transition
+    after `after` has a `run_seq` at or above it: the `run_seq` index narrows the executions,
+    and only their transitions in range are sorted.
+    """
     position = after
     while True:
-        rest_of_seq = position.execution_id is not None
-        query: dict[str, Any] = {"run_id": run_id}
-        if rest_of_seq:
-            query.update(run_seq=position.seq, _id={"$gt": position.execution_id})
+        seq = {"$gt": ["$$t.seq", position.seq]}
+        if position.execution_id is None:
+            candidates: dict[str, Any] = {"$gt": position.seq}
+            later: dict[str, Any] = seq
         else:
-            query.update(run_seq={"$gt": position.seq, "$lte": upto})
-        found = execution_service.executions().find(
-            query,
-            dict(_EXECUTION_FIELDS),
-            sort=[("run_seq", 1), ("_id", 1)],
-            limit=EVENT_BATCH,
-            hint=RUN_SEQ_INDEX,
-        )
+            candidates = {"$gte": position.seq}
+            later = {
+                "$or": [
+                    seq,
+                    {
+                        "$and": [
+                            {"$eq": ["$$t.seq", position.seq]},
+                            {"$gt": ["$_id", position.execution_id]},
+                        ]
+                    },
+                ]
+            }
+        in_range = {"$and": [later, {"$lte": ["$$t.seq", upto]}]}
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"run_id": run_id, "run_seq": candidates}},
+            {
+                "$project": {
+                    **_EXECUTION_FIELDS,
+                    "transition": {"$filter": {"input": _TRANSITIONS, "as": "t", "cond": in_range}},
+                }
+            },
+            {"$unwind": "$transition"},
+            {"$sort": {"transition.seq": 1, "_id": 1}},
+            {"$limit": EVENT_BATCH},
+        ]
+        found = await execution_service.executions().aggregate(pipeline, hint=RUN_SEQ_INDEX)
         batch = await found.to_list()
         for raw in batch:
-            position = EventId(int(raw["run_seq"]), raw["_id"])
+            position = EventId(int(raw["transition"]["seq"]), raw["_id"])
             yield Event("execution", position, execution_event(raw))
         if len(batch) < EVENT_BATCH:
-            if not rest_of_seq:
-                return
-            position = EventId(position.seq)  # that `run_seq` is done: on to the ones above it
+            return
 
 
 # -- what wakes the loop --------------------------------------------------------------------------

@@ -64,6 +64,14 @@ class RunListParams(CursorListParams):
     created_from: CreatedFrom = None
     created_to: CreatedTo = None
 
+    def projection(self) -> dict[str, int] | None:
+        """With `counters` chosen, also `pending`: a run with changes pending is served with
+        counters counted from its executions (`tracking.observed_documents`)."""
+        projection = super().projection()
+        if projection is not None and "counters" in projection:
+            projection["pending"] = 1
+        return projection
+
 
 class ExecutionSortField(StrEnum):
     CREATED_AT = "created_at"

@@ -103,9 +103,14 @@ async def create_run(
 async def get_run(
     id: ObjectIdPath, response: Response, if_none_match: IfNoneMatchDep = None
 ) -> RunRead | Response:
-    """One test run. The `ETag` is its `version`, which every change of its executions moves."""
+    """One test run. The `ETag` is its `version`, which every change of its executions moves.
+
+    Its counters are its executions' statuses at the moment it is read, also while changes are
+    being written (which is also why no 304 is answered then: the counters move within a
+    version)."""
     run = await run_service.get_run(id=id)
-    return not_modified(run, if_none_match) or run_read(run, response)
+    cached = None if run.pending else not_modified(run, if_none_match)
+    return cached or run_read(run, response)
 
 
 @router.patch("/runs/{id:item}", responses=problem_responses(404, 409, 412, 415))
@@ -230,11 +235,12 @@ async def run_events(
     """Live status of the run, as Server-Sent Events (`text/event-stream`).
 
     First a `run` event with the run's current state; then, whenever the run or one of its
-    executions changes, an `execution` event for each execution whose status changed (`id`,
-    `test_case_id`, `test_case_name`, `attempt`, `status`, times, `duration_ms`,
-    `error_message`, `worker`, `run_seq`), followed by a `run` event (`status`, `counters`,
-    times, `version`, `cancel_requested`). An execution that changed several times between two
-    looks is sent once, as it is now. A comment (`: keep-alive`) comes every
+    executions changes, an `execution` event for each status change of an execution (`id`,
+    `test_case_id`, `test_case_name`, `attempt`, the `status` it changed to, times,
+    `duration_ms` (once final), `error_message` (with a final status), `worker`, `run_seq`),
+    followed by a `run` event (`status`, `counters`, times, `version`, `cancel_requested`). An
+    execution that changed several times between two looks is sent once per change, in order
+    (queued, running, passed: three events). A comment (`: keep-alive`) comes every
     `JBTS_EVENTS_HEARTBEAT_S` seconds (15) while nothing changes. The stream ends after the `run`
     event in which the run is finished (`passed`, `failed`, `error`, `cancelled`); a finished
     run's stream is that one event.

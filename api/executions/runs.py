@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -54,11 +54,13 @@ def runs() -> AsyncCollection[dict[str, Any]]:
 
 
 async def get_run(*, id: PydanticObjectId) -> TestRun:
-    return await get_or_404(TestRun, id, label=RUN)
+    """The run as served (`tracking.observed`: its counters exact while changes are pending)."""
+    return await tracking.observed(await get_or_404(TestRun, id, label=RUN))
 
 
 async def list_runs(*, params: RunListParams) -> RawPage:
-    return await find_page(TestRun, params)
+    raw = await find_page(TestRun, params)
+    return replace(raw, documents=await tracking.observed_documents(raw.documents))
 
 
 # -- create ---------------------------------------------------------------------------------------
@@ -223,7 +225,7 @@ async def insert_run(run: TestRun, cases: Sequence[TestCase], *, batch_size: int
         await execution_service.close_unknown(change)
         raise
     closed = await tracking.close_change(change)
-    return closed or run
+    return await tracking.observed(closed or run)
 
 
 # -- changes --------------------------------------------------------------------------------------
@@ -239,7 +241,7 @@ async def update_run(*, id: PydanticObjectId, data: RunUpdate, if_match: IfMatch
         await execution_service.executions().update_many(
             {"run_id": id}, {"$set": {"run.branch": run.branch}}
         )
-    return run
+    return await tracking.observed(run)
 
 
 async def cancel_run(*, id: PydanticObjectId) -> TestRun:
@@ -264,7 +266,25 @@ async def cancel_run(*, id: PydanticObjectId) -> TestRun:
                             ]
                         },
                     }
-                }
+                },
+                # In the same update: the cancel is a transition (see `service.status_update`).
+                {
+                    "$set": {
+                        "transitions": {
+                            "$concatArrays": [
+                                {"$ifNull": ["$transitions", []]},
+                                [
+                                    {
+                                        "status": ExecutionStatus.CANCELLED.value,
+                                        "seq": change.seq,
+                                        "at": now,
+                                        "duration_ms": "$duration_ms",
+                                    }
+                                ],
+                            ]
+                        }
+                    }
+                },
             ],
         )
     except PyMongoError:
@@ -273,7 +293,7 @@ async def cancel_run(*, id: PydanticObjectId) -> TestRun:
     closed = await tracking.close_change(change, recount=True)
     if closed is None:
         raise NotFound(f"{RUN} {id} does not exist")
-    return closed
+    return await tracking.observed(closed)
 
 
 def _since_start(now: Any) -> dict[str, Any]:
@@ -285,12 +305,12 @@ async def recount_run(*, id: PydanticObjectId) -> TestRun:
     run = await tracking.request_recount(id)
     if run is None:
         raise NotFound(f"{RUN} {id} does not exist")
-    return run
+    return await tracking.observed(run)
 
 
 async def delete_run(*, id: PydanticObjectId, if_match: IfMatch) -> None:
     """Delete the run and everything that belongs to it (`purge_run`); 409 while it runs."""
-    run = await get_run(id=id)
+    run = await get_or_404(TestRun, id, label=RUN)
     check_if_match(run, if_match, label=RUN)
     if run.status is RunStatus.RUNNING:
         raise Conflict(f"{RUN} {id} is {run.status.value}: cancel it before deleting it")

@@ -30,9 +30,11 @@ from api.query import RawPage, find_page
 from api.query.crud import ensure_exists, get_or_404
 from documents.base import utcnow
 from documents.executions import (
+    MAX_TRANSITIONS,
     CaseSnapshot,
     ExecutionError,
     ExecutionStatus,
+    ExecutionTransition,
     RunFacts,
     StepStatus,
     TestExecution,
@@ -67,9 +69,13 @@ def new_execution(
     case: TestCase, *, run_id: PydanticObjectId, run: RunFacts | None, attempt: int, seq: int
 ) -> TestExecution:
     """A queued execution of `case` in the run `run_id` (whose facts are `run`, or set when it
-    is written), with one pending step execution per step."""
+    is written), with one pending step execution per step; being queued is its first
+    transition, at `seq`."""
+    now = utcnow()
     return TestExecution(
         id=PydanticObjectId(),
+        created_at=now,
+        updated_at=now,
         run_id=run_id,
         run=run,
         test_case_id=case.id,
@@ -80,7 +86,30 @@ def new_execution(
             for step in case.steps
         ],
         run_seq=seq,
+        transitions=[ExecutionTransition(status=ExecutionStatus.QUEUED, seq=seq, at=now)],
     )
+
+
+def transition(fields: Mapping[str, Any], seq: int) -> dict[str, Any]:
+    """The transition record of a status change writing `fields` (its `status`, `updated_at`,
+    and `duration_ms` once final) as the run's change `seq`."""
+    return ExecutionTransition(
+        status=fields["status"],
+        seq=seq,
+        at=fields["updated_at"],
+        duration_ms=fields.get("duration_ms"),
+    ).model_dump()
+
+
+def status_update(fields: Mapping[str, Any], seq: int) -> dict[str, Any]:
+    """The one update of an execution that writes a status change (`fields`, from
+    `status_fields`) as the run's change `seq`: the fields, `run_seq`, and the transition
+    appended to `transitions` (at most `MAX_TRANSITIONS` are kept, which the status machine
+    never exceeds)."""
+    return {
+        "$set": {**fields, "run_seq": seq},
+        "$push": {"transitions": {"$each": [transition(fields, seq)], "$slice": -MAX_TRANSITIONS}},
+    }
 
 
 def stored(execution: TestExecution) -> dict[str, Any]:
@@ -319,7 +348,7 @@ async def change_status(
     try:
         raw = await executions().find_one_and_update(
             {"_id": execution.id, "status": execution.status.value},
-            {"$set": {**fields, "run_seq": change.seq}},
+            status_update(fields, change.seq),
             array_filters=list(array_filters) if array_filters else None,
             return_document=ReturnDocument.AFTER,
         )

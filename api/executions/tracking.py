@@ -9,11 +9,16 @@ single-document atomic writes:
 3. `close_change`: the run drops the token and applies the change to its counters (`$inc` of
    the old and the new status together), in one update guarded by the token being there.
 
-So a run's counters are exact whenever it has nothing pending, and a change a client saw
-answered is in them. `settle` recounts from the executions, only when nothing is pending (its
-write is guarded by the run's version, which every open and close moves), and finishes the run
-when none of its executions is queued or running: once, as `passed` or `failed` by the latest
-attempt of each case, or `cancelled`. The closer of the last change settles; so do `cancel` and
+So a run's stored counters are exact whenever it has nothing pending, and a change a client saw
+answered is in them. Between steps 2 and 3 they lag behind the executions, so a run is served as
+`observed(run)`: as stored when nothing is pending (no extra round trip), else with counters
+counted from its executions at that moment (one aggregation, not written back). What a client
+observes is thus always exact, also while 50 reporters write.
+
+`settle` recounts from the executions, only when nothing is pending (its write is guarded by the
+run's version, which every open and close moves), and finishes the run when none of its
+executions is queued or running: once, as `passed` or `failed` by the latest attempt of each
+case, or `cancelled`. The closer of the last change settles; so do `cancel` and
 `POST /executions/runs/{id}/recount`.
 
 A change left open by a process that died between 1 and 3 blocks settling until it is older than
@@ -266,6 +271,15 @@ def _finish(run: TestRun, *, now: datetime, failing: int) -> dict[str, Any]:
     return fields
 
 
+_BY_STATUS: dict[str, Any] = {"$group": {"_id": "$status", "n": {"$sum": 1}}}
+"""How many of the run's executions have each status: rows of `_id` (a status) and `n`."""
+
+
+def _counters(rows: list[dict[str, Any]]) -> RunCounters:
+    counts = {ExecutionStatus(row["_id"]).value: int(row["n"]) for row in rows}
+    return RunCounters(**counts, total=sum(counts.values()))
+
+
 async def recount(run_id: PydanticObjectId) -> tuple[RunCounters, int]:
     """The run's counters from its executions, and how many cases' latest attempt failed.
 
@@ -275,7 +289,7 @@ async def recount(run_id: PydanticObjectId) -> tuple[RunCounters, int]:
         {"$match": {"run_id": run_id}},
         {
             "$facet": {
-                "statuses": [{"$group": {"_id": "$status", "n": {"$sum": 1}}}],
+                "statuses": [_BY_STATUS],
                 "failing": [
                     {"$sort": {"test_case_id": 1, "attempt": -1}},
                     {"$group": {"_id": "$test_case_id", "status": {"$first": "$status"}}},
@@ -287,10 +301,40 @@ async def recount(run_id: PydanticObjectId) -> tuple[RunCounters, int]:
     ]
     collection = TestExecution.get_pymongo_collection()
     result = (await (await collection.aggregate(pipeline)).to_list())[0]
-    counts = {ExecutionStatus(row["_id"]).value: int(row["n"]) for row in result["statuses"]}
-    counters = RunCounters(**counts, total=sum(counts.values()))
+    counters = _counters(result["statuses"])
     failing = int(result["failing"][0]["n"]) if result["failing"] else 0
     return counters, failing
+
+
+async def counted(run_id: PydanticObjectId) -> RunCounters:
+    """The run's counters as its executions' statuses say now: one aggregation (`run_status`)."""
+    pipeline: list[dict[str, Any]] = [{"$match": {"run_id": run_id}}, _BY_STATUS]
+    collection = TestExecution.get_pymongo_collection()
+    return _counters(await (await collection.aggregate(pipeline, hint="run_status")).to_list())
+
+
+async def observed(run: TestRun) -> TestRun:
+    """The run as a client is served it: as stored when nothing is pending (its counters are
+    exact then), else with its counters counted from its executions now (not written back: the
+    last change to close counts them). Every read path that serves a run's counters uses it."""
+    if not run.pending:
+        return run
+    assert run.id is not None
+    served: TestRun = run.model_copy(update={"counters": await counted(run.id)})
+    return served
+
+
+async def observed_documents(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`observed` for raw run documents (a list page): those with `pending` and `counters` get
+    counters counted from their executions (one aggregation each: a run has a change pending
+    only while a write to it is in flight)."""
+    served: list[dict[str, Any]] = []
+    for document in documents:
+        if document.get("pending") and "counters" in document:
+            counters = await counted(document["_id"])
+            document = {**document, "counters": counters.model_dump()}
+        served.append(document)
+    return served
 
 
 def watermark(run: TestRun) -> int:

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from beanie import PydanticObjectId
+
+from api.executions import service, tracking
+from documents.base import utcnow
+from documents.executions import ExecutionStatus
 
 RUNS = "/api/v1/executions/runs"
 EXECUTIONS = "/api/v1/executions"
@@ -72,3 +77,17 @@ async def get_run(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
 def counted(run: dict[str, Any]) -> dict[str, int]:
     """The run's non-zero counters."""
     return {name: value for name, value in run["counters"].items() if value}
+
+
+async def write_without_closing(execution_id: str, status: str) -> tracking.Change:
+    """Steps 1 and 2 of a status change (`service.change_status`), stopped where a reporter is
+    between them: the change open, the execution written, the run's counters not yet moved."""
+    execution = await service.get_execution(id=PydanticObjectId(execution_id))
+    change = await tracking.open_change(execution.run_id)
+    fields = service.status_fields(execution, ExecutionStatus(status), now=utcnow())
+    written = await service.executions().update_one(
+        {"_id": execution.id, "status": execution.status.value},
+        service.status_update(fields, change.seq),
+    )
+    assert written.modified_count == 1
+    return change

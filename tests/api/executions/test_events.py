@@ -19,18 +19,22 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from bson import ObjectId
 from fastapi import FastAPI
+from pymongo.asynchronous.database import AsyncDatabase
 
 from api.database.capabilities import Capabilities
 from api.deps import get_capabilities
 from api.settings import Settings
 from tests.api.executions.helpers import (
+    EXECUTIONS,
     RUNS,
     create_case,
     create_run,
     get_run,
     run_executions,
     set_status,
+    write_without_closing,
 )
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 
@@ -287,12 +291,132 @@ class TestPollingPath:
         async with events_server.open(run_id, last_event_id="0") as stream:
             events = await stream.rest()
 
-        [failed] = [event for event in events if event.event == "execution"]
+        queued, running, failed = [event for event in events if event.event == "execution"]
+        assert (queued.data["status"], running.data["status"]) == ("queued", "running")
+        assert running.data["error_message"] is None  # not its error yet
         assert failed.data["status"] == "failed"
         assert failed.data["error_message"] == "Timeout 30000ms exceeded"
         assert failed.data["worker"] == "ci-agent-7"
         assert events[-1].event == "run"
         assert events[-1].data["status"] == "failed"
+
+
+class TestEveryTransition:
+    async def test_changes_made_before_the_stream_reads_are_each_an_event(
+        self, client: httpx.AsyncClient, events_server: EventsServer
+    ) -> None:
+        run_id, (execution,) = await queued_run(client, 1)
+        await set_status(client, execution, "running")
+        done = await set_status(client, execution, "passed")
+
+        async with events_server.open(run_id, last_event_id="0") as stream:
+            events = await stream.rest()
+
+        changes = [event for event in events if event.event == "execution"]
+        assert [(e.data["id"], e.data["status"]) for e in changes] == [
+            (execution, "queued"),
+            (execution, "running"),
+            (execution, "passed"),
+        ]
+        assert [e.id for e in changes] == [f"{e.data['run_seq']}:{execution}" for e in changes]
+        queued, running, passed = changes
+        assert queued.data["started_at"] is None
+        assert running.data["started_at"] is not None
+        assert (running.data["finished_at"], running.data["duration_ms"]) == (None, None)
+        assert passed.data["duration_ms"] == done["duration_ms"]
+        assert passed.data["finished_at"] is not None
+        assert passed.data["run_seq"] == done["run_seq"]
+        assert events[-1].event == "run"
+        assert events[-1].data["status"] == "passed"
+        assert_in_order(events)
+
+        # Resuming from the `running` event sends the `passed` one, and the run.
+        async with events_server.open(run_id, last_event_id=running.id) as stream:
+            resumed = await stream.rest()
+        assert [(e.event, e.id) for e in resumed] == [
+            ("execution", passed.id),
+            ("run", events[-1].id),
+        ]
+        await events_server.wait_until_idle()
+
+    async def test_a_stream_open_during_the_changes_sends_each_one(
+        self, client: httpx.AsyncClient, events_server: EventsServer
+    ) -> None:
+        run_id, (first, second) = await queued_run(client, 2)
+
+        async with events_server.open(run_id) as stream:
+            assert (await stream.event()).event == "run"
+            # Both changes may fall between two looks of the loop: each is still sent.
+            await set_status(client, first, "running")
+            await set_status(client, first, "passed")
+            events = await stream.until(changed(first, "passed"))
+            await client.post(f"{RUNS}/{run_id}/cancel")
+            events.extend(await stream.rest())
+
+        changes = [(e.data["id"], e.data["status"]) for e in events if e.event == "execution"]
+        assert changes == [(first, "running"), (first, "passed"), (second, "cancelled")]
+        assert_in_order(events)
+        await events_server.wait_until_idle()
+
+    async def test_bulk_reports_are_transitions_too(
+        self, client: httpx.AsyncClient, events_server: EventsServer
+    ) -> None:
+        run_id, (queued,) = await queued_run(client, 1)
+        [queued_case] = [e["test_case_id"] for e in await run_executions(client, run_id)]
+        other = await create_case(client, "reported only")
+        results = [
+            {"run_id": run_id, "test_case_id": queued_case, "status": "passed"},
+            {"run_id": run_id, "test_case_id": other["id"], "status": "failed"},
+        ]
+        reported = await client.post(f"{EXECUTIONS}/bulk", json={"results": results})
+        assert reported.status_code == 200, reported.text
+        created = reported.json()["results"][1]["id"]
+
+        async with events_server.open(run_id, last_event_id="0") as stream:
+            events = await stream.rest()
+
+        changes = [(e.data["id"], e.data["status"]) for e in events if e.event == "execution"]
+        # Straight from queued to passed; the new one is created failed: one transition.
+        assert sorted(changes) == sorted(
+            [(queued, "queued"), (queued, "passed"), (created, "failed")]
+        )
+        assert changes[0] == (queued, "queued")
+        assert_in_order(events)
+
+    async def test_an_execution_written_before_transitions_is_one_event(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], events_server: EventsServer
+    ) -> None:
+        run_id, (execution,) = await queued_run(client, 1)
+        running = await set_status(client, execution, "running")
+        await db["test_executions"].update_one(
+            {"_id": ObjectId(execution)}, {"$unset": {"transitions": ""}}
+        )
+
+        async with events_server.open(run_id, last_event_id="0") as stream:
+            opening = [await stream.event(), await stream.event()]
+
+        assert [(e.event, e.data["status"]) for e in opening] == [
+            ("execution", "running"),
+            ("run", "running"),
+        ]
+        assert opening[0].id == f"{running['run_seq']}:{execution}"
+        await events_server.wait_until_idle()
+
+
+class TestObservedCounters:
+    async def test_the_first_run_event_counts_a_change_not_yet_closed(
+        self, client: httpx.AsyncClient, events_server: EventsServer
+    ) -> None:
+        run_id, (first, _) = await queued_run(client, 2)
+        await write_without_closing(first, "running")
+
+        async with events_server.open(run_id) as stream:
+            opening = await stream.event()
+
+        assert opening.event == "run"
+        counters = opening.data["counters"]
+        assert (counters["queued"], counters["running"], counters["total"]) == (1, 1, 2)
+        await events_server.wait_until_idle()
 
 
 class TestFinishedRun:

@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from bson import ObjectId
+from pymongo.asynchronous.database import AsyncDatabase
 
-from api.executions.status import allowed
+from api.executions import service, tracking
+from api.executions.status import TERMINAL, allowed
 from documents.executions import ExecutionStatus
 from tests.api.executions.helpers import (
     EXECUTIONS,
@@ -23,6 +25,7 @@ from tests.api.executions.helpers import (
     get_run,
     run_executions,
     set_status,
+    write_without_closing,
 )
 from tests.api.helpers import UNKNOWN_ID, assert_invalid, assert_problem
 
@@ -423,11 +426,18 @@ class TestConcurrentReporters:
             await set_status(client, execution["id"], outcome)
 
         seen: list[dict[str, Any]] = []
+        finals = {status.value for status in TERMINAL}
 
         async def watch() -> None:
             while True:
                 current = await get_run(client, run["id"])
                 seen.append(current)
+                # Listed after the run was read: statuses only move forward, so the run cannot
+                # count more finished executions than this listing has.
+                listed = await run_executions(client, run["id"])
+                finished = sum(1 for execution in listed if execution["status"] in finals)
+                counters = current["counters"]
+                assert sum(counters[status] for status in finals) <= finished, (current, listed)
                 if current["status"] not in {"queued", "running"}:
                     return
                 await asyncio.sleep(0)
@@ -443,6 +453,66 @@ class TestConcurrentReporters:
             assert sum(v for k, v in counters.items() if k != "total") == counters["total"] == 50
         finished = {observed["finished_at"] for observed in seen if observed["finished_at"]}
         assert len(finished) == 1  # it finished once
+
+
+class TestObservedCounters:
+    """Between a reporter's execution write and the close of its change, the run's stored
+    counters lag behind: what is served is counted from the executions."""
+
+    async def test_a_written_change_not_yet_closed_is_in_the_counters_served(
+        self, client: httpx.AsyncClient, db: AsyncDatabase[Any], cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
+        first, _ = await run_executions(client, run["id"])
+        change = await write_without_closing(first["id"], "running")
+        stored = await db["test_runs"].find_one({"_id": ObjectId(run["id"])})
+        assert stored is not None
+        assert stored["counters"]["queued"] == 2  # the close has not counted it yet
+
+        observed = await get_run(client, run["id"])
+        assert counted(observed) == {"queued": 1, "running": 1, "total": 2}
+        assert observed["version"] == change.seq
+        # The counters move within a version while a change is open: no 304.
+        again = await client.get(
+            f"{RUNS}/{run['id']}", headers={"If-None-Match": f'"{change.seq}"'}
+        )
+        assert again.status_code == 200, again.text
+        assert counted(again.json()) == {"queued": 1, "running": 1, "total": 2}
+        for params in ({}, {"fields": "id,counters"}):
+            listed = await client.get(RUNS, params=params)
+            assert listed.status_code == 200, listed.text
+            [item] = [item for item in listed.json()["items"] if item["id"] == run["id"]]
+            assert counted(item) == {"queued": 1, "running": 1, "total": 2}
+            assert "pending" not in item
+
+        await tracking.close_change(
+            change, delta=service.moved(ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+        )
+        closed = await get_run(client, run["id"])
+        assert counted(closed) == {"queued": 1, "running": 1, "total": 2}
+        stored = await db["test_runs"].find_one({"_id": ObjectId(run["id"])})
+        assert stored is not None
+        assert stored["pending"] == []
+        assert stored["counters"]["running"] == 1
+
+    async def test_a_recount_and_a_cancel_answered_while_a_change_is_open_counts_the_executions(
+        self, client: httpx.AsyncClient, cases: list[dict[str, Any]]
+    ) -> None:
+        run = await create_run(client, test_case_ids=[cases[0]["id"], cases[1]["id"]])
+        first, _ = await run_executions(client, run["id"])
+        await write_without_closing(first["id"], "running")
+        recounted = await client.post(f"{RUNS}/{run['id']}/recount")
+        assert recounted.status_code == 200, recounted.text
+        assert recounted.json()["recount_needed"] is True  # left to the open change's close
+        assert counted(recounted.json()) == {"queued": 1, "running": 1, "total": 2}
+        cancelled = await client.post(f"{RUNS}/{run['id']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert counted(cancelled.json()) == {"cancelled": 2, "total": 2}
+        # Finished by the close of the change still open, which also starts it.
+        assert (cancelled.json()["status"], cancelled.json()["cancel_requested"]) == (
+            "queued",
+            True,
+        )
 
 
 class TestTimes:
