@@ -418,24 +418,31 @@ def _fit(execution: TestExecution, steps: Sequence[Mapping[str, Any]], *, at: st
         raise InvalidInput.at(at, list_too_large(what, size))
 
 
+def _with_results(
+    execution: TestExecution, results: Iterable[Any], *, at: str, now: datetime
+) -> tuple[list[dict[str, Any]], list[tuple[int, str, dict[str, Any]]]]:
+    """The execution's steps as stored with each reported result in place (422 for an unknown
+    step, naming it), and each result as (its index in `results`, its step id, as stored)."""
+    steps = [step.model_dump() for step in execution.steps]
+    position = {step.step_id: index for index, step in enumerate(execution.steps)}
+    applied: list[tuple[int, str, dict[str, Any]]] = []
+    for index, step, result in _reported_steps(execution, results, at=at):
+        steps[position[step.step_id]] = stored = _step_result(step, result, now=now)
+        applied.append((index, step.step_id, stored))
+    return steps, applied
+
+
 def step_updates(
     execution: TestExecution, results: Iterable[Any], *, at: str, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """`$set` paths and array filters replacing each reported step's result (422 for an
     unknown step, naming it, or for results over their byte budget, before anything is
     written)."""
-    fields: dict[str, Any] = {}
-    filters: list[dict[str, Any]] = []
-    steps = [step.model_dump() for step in execution.steps]
-    position = {step.step_id: index for index, step in enumerate(execution.steps)}
-    for index, step, result in _reported_steps(execution, results, at=at):
-        name = f"s{index}"
-        steps[position[step.step_id]] = fields[f"steps.$[{name}]"] = _step_result(
-            step, result, now=now
-        )
-        filters.append({f"{name}.step_id": result.step_id})
-    if fields:
+    steps, applied = _with_results(execution, results, at=at, now=now)
+    if applied:
         _fit(execution, steps, at=at)
+    fields = {f"steps.$[s{index}]": stored for index, _, stored in applied}
+    filters = [{f"s{index}.step_id": step_id} for index, step_id, _ in applied]
     return fields, filters
 
 
@@ -444,10 +451,7 @@ def with_step_results(
 ) -> list[dict[str, Any]]:
     """The execution's steps as stored, each reported one with its result (for a new
     execution; 422 for an unknown step, naming it, or for results over their byte budget)."""
-    steps = [step.model_dump() for step in execution.steps]
-    position = {step.step_id: index for index, step in enumerate(execution.steps)}
-    for _, step, result in _reported_steps(execution, results, at=at):
-        steps[position[step.step_id]] = _step_result(step, result, now=now)
+    steps, _ = _with_results(execution, results, at=at, now=now)
     _fit(execution, steps, at=at)
     return steps
 
