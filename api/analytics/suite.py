@@ -81,11 +81,17 @@ async def _left_out(suite_id: PydanticObjectId, runs: Sequence[TestRun]) -> tupl
     return tuple([document["_id"] async for document in cursor])
 
 
-async def suite_analytics(*, suite_id: PydanticObjectId, runs: Sequence[TestRun]) -> SuiteAnalytics:
-    """The suite's figures over `runs` (its latest, newest first)."""
+async def suite_analytics(
+    *, suite_id: PydanticObjectId, runs: Sequence[TestRun], limited: bool
+) -> SuiteAnalytics:
+    """The suite's figures over `runs` (its latest, newest first). `limited`: the report's
+    limit on runs was reached, so the suite may have runs opened in the same millisecond as the
+    oldest of `runs` that the limit cut off (looked up, and left out); otherwise `runs` are all
+    the suite's runs and there is nothing to look up."""
     if not runs:
         return SuiteAnalytics.empty()
-    filters = window_of(suite_id, runs, left_out=await _left_out(suite_id, runs))
+    left_out = await _left_out(suite_id, runs) if limited else ()
+    filters = window_of(suite_id, runs, left_out=left_out)
     trend, durations, flaky, slowest, failures = await asyncio.gather(
         _trend(filters, runs),
         _durations(filters),

@@ -238,7 +238,9 @@ async def suite_report(
     analytics = (
         SuiteAnalytics.empty()
         if params.format is ReportFormat.JUNIT
-        else await suite_analytics(suite_id=id, runs=[run for run, _ in runs])
+        else await suite_analytics(
+            suite_id=id, runs=[run for run, _ in runs], limited=len(runs) >= params.runs
+        )
     )
     shown = [execution for _, executions in runs for execution in executions]
     screenshots = await screenshots_of(params.format, shown, base_url=base_url)
